@@ -1,0 +1,47 @@
+# fraudstream — the commands a user and CI need. See README.md.
+GO       ?= go
+BIN      := bin/fraudstream
+PKGS     := ./...
+PYTHON   ?= python3
+VENV     := .venv
+
+.PHONY: all build run test test-kafka bench model parity vet fmt lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/fraudstream
+
+## run: the whole pipeline on an embedded broker, with synthetic traffic (Ctrl-C to stop)
+run: build
+	./$(BIN) dev $(ARGS)
+
+## test: unit, data-driven and end-to-end (kfake) tests; needs only Go
+test: vet
+	$(GO) test -count=1 $(PKGS)
+
+vet:
+	@test -z "$$(gofmt -l . | grep -v '^.venv/')" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## bench: per-operator ns/event and allocations, plus end-to-end events/s of dev
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./schemas/ ./operators/... ./models/ | tee bench.txt
+	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da bench.txt || true
+	./$(BIN) dev --fresh --data-dir /tmp/fraudstream-bench --duration 20s --rate 0 --quiet --metrics-addr "" --port 0 --registry-port 0 --summary-json bench-dev.json
+	@cat bench-dev.json
+
+## model: rebuild the shipped default model bundle from synthetic history (needs Python)
+model: build
+	./scripts/make-model.sh
+
+## test-kafka: integration tests against real Apache Kafka (KRaft, Maven Central jars)
+test-kafka: build
+	./deploy/kafka/kafka.sh install
+	FRAUDSTREAM_REAL_KAFKA=1 $(GO) test -count=1 -timeout 30m -run 'RealKafka' ./pipeline/...
+
+clean:
+	rm -rf bin data bench.txt bench-dev.json

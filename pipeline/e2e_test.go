@@ -1,0 +1,336 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fraudstream/fraudstream/pipeline/registry"
+	"github.com/fraudstream/fraudstream/pipeline/synth"
+	"github.com/fraudstream/fraudstream/schemas"
+)
+
+// testWorld is an embedded Kafka + registry with a synthetic input written
+// once, shared by the runs of a test.
+type testWorld struct {
+	t         *testing.T
+	brokers   []string
+	registry  string
+	valid     map[string]schemas.Transaction // by transaction id
+	bad       map[string]string              // DLQ: card key|value → expected reason
+	badValues map[string][]byte
+	produced  int64
+}
+
+const testModel = "../models/testdata/tiny"
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newTestWorld(t *testing.T, partitions int32, cards int, days int) *testWorld {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "transactions", "labels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	reg := registry.New()
+	ctx := context.Background()
+	url, err := reg.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	w := &testWorld{t: t, brokers: c.ListenAddrs(), registry: url, valid: map[string]schemas.Transaction{},
+		bad: map[string]string{}, badValues: map[string][]byte{}}
+
+	p, err := NewEventProducer(ctx, ProducerConfig{Brokers: w.brokers, TransactionsTopic: "transactions",
+		LabelsTopic: "labels", Format: schemas.FormatConfluent, RegistryURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sc := synth.DefaultConfig()
+	sc.Seed, sc.Cards, sc.Duration = 7, cards, time.Duration(days)*24*time.Hour
+	gen, err := synth.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var it synth.Item
+	i := 0
+	for gen.Next(&it) {
+		if it.Kind != synth.KindTransaction {
+			_ = p.Label(ctx, &it.Label, it.ArrivalMillis)
+			continue
+		}
+		i++
+		tx := it.Tx
+		// Every 97th record is made bad in one of several ways; each must
+		// reach the DLQ with its reason and original bytes.
+		if i%97 == 0 {
+			key := fmt.Sprintf("bad-%d", i)
+			switch (i / 97) % 6 {
+			case 0:
+				v := []byte("garbage " + key)
+				p.Raw(ctx, "transactions", []byte(key), v, it.ArrivalMillis, &p.Transactions)
+				w.bad[key], w.badValues[key] = "decode_error", v
+				continue
+			case 1:
+				tx.Amount = 2_000_000
+				w.bad[tx.TransactionID] = "amount_out_of_range"
+			case 2:
+				tx.Currency = "XXX"
+				w.bad[tx.TransactionID] = "currency_not_allowed"
+			case 3:
+				tx.EventTime = it.ArrivalMillis + 3_600_000
+				w.bad[tx.TransactionID] = "future_event_time"
+			case 4:
+				tx.TransactionID = ""
+				tx.MerchantID = key // to recognise it
+				w.bad[key] = "missing_field"
+			case 5:
+				// 200 days before the card's activity: older than the
+				// longest window plus the allowed lateness, unless it is
+				// the card's first event.
+				tx.EventTime -= 200 * 24 * 3_600_000
+				w.bad[tx.TransactionID] = "too_late?"
+			}
+			if err := p.Transaction(ctx, &tx, it.ArrivalMillis); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		w.valid[tx.TransactionID] = tx
+		if err := p.Transaction(ctx, &tx, it.ArrivalMillis); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.produced = p.Transactions.Load()
+	return w
+}
+
+func (w *testWorld) config(name string) Config {
+	cfg := DefaultConfig()
+	cfg.Brokers = w.brokers
+	cfg.Registry.URL = w.registry
+	cfg.Group = "g-" + name
+	cfg.InstanceID = name
+	cfg.Topics.Decisions = "decisions-" + name
+	cfg.Topics.DLQ = "dlq-" + name
+	cfg.Topics.Changelog = "changelog-" + name
+	cfg.State.Dir = w.t.TempDir()
+	cfg.Model.Dir = testModel
+	cfg.Metrics.Addr = ""
+	return cfg
+}
+
+// runUntil runs a pipeline until it has committed `want` input records (or
+// the deadline), then stops it.
+func (w *testWorld) runUntil(cfg Config, want int64) *Runner {
+	w.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := NewRunner(ctx, cfg, WithLogger(testLogger(w.t)))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	deadline := time.After(90 * time.Second)
+	for r.Progress.EventsIn.Load() < want {
+		select {
+		case err := <-done:
+			w.t.Fatalf("runner stopped early: %v", err)
+		case <-deadline:
+			w.t.Fatalf("timeout: %d of %d records processed", r.Progress.EventsIn.Load(), want)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		w.t.Fatal(err)
+	}
+	return r
+}
+
+// readAll reads a topic to its end with read_committed.
+func (w *testWorld) readAll(topic string) []*kgo.Record {
+	w.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	idle := 0
+	for idle < 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 {
+			idle++
+			continue
+		}
+		idle = 0
+		out = append(out, fs.Records()...)
+	}
+	return out
+}
+
+func (w *testWorld) decisions(topic string) map[string]schemas.Decision {
+	w.t.Helper()
+	codec, err := schemas.NewCodec[schemas.Decision](schemas.DecisionFile, schemas.FormatConfluent, "", registryLookup(w.registry))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[string]schemas.Decision{}
+	for _, r := range w.readAll(topic) {
+		var d schemas.Decision
+		if err := codec.Decode(context.Background(), r.Value, &d); err != nil {
+			w.t.Fatalf("decode decision at %d/%d: %v", r.Partition, r.Offset, err)
+		}
+		if _, dup := out[d.TransactionID]; dup {
+			w.t.Errorf("duplicate decision for %s", d.TransactionID)
+		}
+		if string(r.Key) != d.CardID {
+			w.t.Errorf("decision key %q != card_id %q", r.Key, d.CardID)
+		}
+		out[d.TransactionID] = d
+	}
+	return out
+}
+
+// The acceptance test of the spine: every valid input gets exactly one
+// decision, every bad one lands in the DLQ with its reason and original
+// bytes, nothing is lost, and two runs over the same input (different
+// batching, the second interrupted and restarted on an empty disk) give
+// identical decisions in every field but decided_at.
+func TestEndToEndExactlyOneDecisionAndDeterminism(t *testing.T) {
+	w := newTestWorld(t, 4, 150, 40)
+	t.Logf("produced %d transactions (%d valid, %d bad)", w.produced, len(w.valid), len(w.bad))
+
+	cfgA := w.config("a")
+	rA := w.runUntil(cfgA, w.produced)
+	decA := w.decisions(cfgA.Topics.Decisions)
+
+	// DLQ: original bytes, reasons, source coordinates.
+	dlq := w.readAll(cfgA.Topics.DLQ)
+	reasons := map[string]int{}
+	tooLate := 0
+	for _, r := range dlq {
+		h := map[string]string{}
+		for _, kv := range r.Headers {
+			h[kv.Key] = string(kv.Value)
+		}
+		reason := h[HeaderReason]
+		reasons[reason]++
+		if h[HeaderTopic] != "transactions" || h[HeaderOffset] == "" || h[HeaderDetail] == "" {
+			t.Errorf("dead letter without source coordinates or detail: %v", h)
+		}
+		if v, ok := w.badValues[string(r.Key)]; ok && string(v) != string(r.Value) {
+			t.Errorf("dead letter lost the original bytes: %q vs %q", r.Value, v)
+		}
+		if reason == "too_late" {
+			tooLate++
+		}
+	}
+	// A "too late" injection that hit a card's first event is valid and
+	// decided; count how many were decided that way.
+	lateDecided := 0
+	for id, want := range w.bad {
+		if want == "too_late?" {
+			if _, ok := decA[id]; ok {
+				lateDecided++
+			}
+		}
+	}
+	nBad := len(w.bad)
+	if got := int64(len(decA) + len(dlq)); got != w.produced {
+		t.Fatalf("lost or duplicated records: %d decisions + %d dead letters != %d produced", len(decA), len(dlq), w.produced)
+	}
+	if len(dlq) != nBad-lateDecided {
+		t.Errorf("dead letters %d, want %d (reasons %v)", len(dlq), nBad-lateDecided, reasons)
+	}
+	for _, r := range []string{"decode_error", "amount_out_of_range", "currency_not_allowed", "future_event_time", "missing_field", "too_late"} {
+		if reasons[r] == 0 {
+			t.Errorf("no dead letter with reason %s (got %v)", r, reasons)
+		}
+	}
+	for id := range w.valid {
+		if _, ok := decA[id]; !ok {
+			t.Fatalf("valid transaction %s has no decision", id)
+		}
+	}
+	if n := rA.Progress.Decisions.Load(); n != int64(len(decA)) {
+		t.Errorf("progress says %d decisions, topic has %d", n, len(decA))
+	}
+	actions := map[string]int{}
+	for _, d := range decA {
+		actions[d.Action]++
+		if d.Flagged && !d.Explored && d.Action != schemas.ActionDecline {
+			t.Errorf("flagged, not explored, not declined: %+v", d)
+		}
+		if len(d.Features) != 22 {
+			t.Fatalf("decision carries %d features", len(d.Features))
+		}
+	}
+	t.Logf("actions %v, dlq reasons %v", actions, reasons)
+
+	// Run B: tiny batches, stopped halfway and restarted with its state
+	// directory deleted (so the second half restores from the changelog).
+	cfgB := w.config("b")
+	cfgB.Batch.MaxRecords = 97
+	first := w.runUntil(cfgB, w.produced/2)
+	cfgB.State.Dir = t.TempDir()
+	w.runUntil(cfgB, w.produced-first.Progress.EventsIn.Load())
+	decB := w.decisions(cfgB.Topics.Decisions)
+	if len(decB) != len(decA) {
+		t.Fatalf("run B has %d decisions, run A %d", len(decB), len(decA))
+	}
+	diffs := 0
+	for id, a := range decA {
+		b := decB[id]
+		a.DecidedAt, b.DecidedAt = 0, 0
+		if !sameDecision(a, b) {
+			diffs++
+			if diffs < 5 {
+				t.Errorf("decision %s differs:\nA %+v\nB %+v", id, a, b)
+			}
+		}
+	}
+	if diffs > 0 {
+		t.Fatalf("%d of %d decisions differ between runs", diffs, len(decA))
+	}
+}
+
+// sameDecision compares decisions bit for bit (NaN features equal by bits).
+func sameDecision(a, b schemas.Decision) bool {
+	fa, fb := a.Features, b.Features
+	a.Features, b.Features = nil, nil
+	if !reflect.DeepEqual(a, b) || len(fa) != len(fb) {
+		return false
+	}
+	for i := range fa {
+		if math.Float64bits(fa[i]) != math.Float64bits(fb[i]) {
+			return false
+		}
+	}
+	return true
+}

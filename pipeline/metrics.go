@@ -1,0 +1,93 @@
+package pipeline
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fraudstream/fraudstream/operators/validate"
+	"github.com/fraudstream/fraudstream/schemas"
+)
+
+// Metrics are the pipeline's Prometheus metrics, registered on their own
+// registry (never the global one). Label values are bounded: actions,
+// DLQ reasons, topic names, model versions — never a card or transaction id.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	RecordsConsumed   *prometheus.CounterVec   // topic
+	Decisions         *prometheus.CounterVec   // action
+	Explored          prometheus.Counter       //
+	DLQ               *prometheus.CounterVec   // reason
+	LateEvents        prometheus.Counter       //
+	ProcessingLatency prometheus.Histogram     // poll → decision committed
+	EndToEndLatency   prometheus.Histogram     // event_time → decision committed
+	Scores            *prometheus.HistogramVec // model_version
+	BatchRecords      prometheus.Histogram     //
+	TxnCommitted      prometheus.Counter       //
+	TxnAborted        prometheus.Counter       //
+	CardsCached       prometheus.Gauge         //
+	CardLoads         prometheus.Counter       // cache misses served from Pebble
+	PartitionsOwned   prometheus.Gauge         //
+	Rebalances        *prometheus.CounterVec   // kind: assigned, revoked, lost
+	ModelInfo         *prometheus.GaugeVec     // model_version, feature_set
+}
+
+// NewMetrics creates and registers the metrics.
+func NewMetrics() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: r,
+		RecordsConsumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudstream_records_consumed_total", Help: "Input records consumed, by topic."}, []string{"topic"}),
+		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudstream_decisions_total", Help: "Decisions committed, by action."}, []string{"action"}),
+		Explored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudstream_explored_total", Help: "Flagged transactions approved by the exploration policy."}),
+		DLQ: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudstream_dlq_records_total", Help: "Records sent to the dead-letter topic, by reason."}, []string{"reason"}),
+		LateEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudstream_late_events_total", Help: "Transactions older than their card's newest event (processed exactly)."}),
+		ProcessingLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fraudstream_processing_latency_seconds", Help: "From poll to the decision's transaction committed.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		EndToEndLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fraudstream_end_to_end_latency_seconds", Help: "From the transaction's event_time to its decision committed.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 14)}),
+		Scores: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fraudstream_score", Help: "Model scores, by model version.",
+			Buckets: prometheus.LinearBuckets(0.05, 0.05, 19)}, []string{"model_version"}),
+		BatchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fraudstream_batch_records", Help: "Input records per Kafka transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+		TxnCommitted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudstream_kafka_transactions_committed_total", Help: "Kafka transactions committed."}),
+		TxnAborted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudstream_kafka_transactions_aborted_total", Help: "Kafka transactions aborted (rebalance, error); their work is redone."}),
+		CardsCached: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudstream_state_cards_cached", Help: "Card states held in memory."}),
+		CardLoads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudstream_state_card_loads_total", Help: "Card states read from Pebble (cache misses)."}),
+		PartitionsOwned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudstream_partitions_owned", Help: "Input partitions this instance processes."}),
+		Rebalances: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudstream_rebalance_events_total", Help: "Partition assignment changes, by kind (assigned, revoked, lost)."}, []string{"kind"}),
+		ModelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fraudstream_model_info", Help: "1 for the model bundle currently serving."}, []string{"model_version", "feature_set"}),
+	}
+	r.MustRegister(m.RecordsConsumed, m.Decisions, m.Explored, m.DLQ, m.LateEvents, m.ProcessingLatency,
+		m.EndToEndLatency, m.Scores, m.BatchRecords, m.TxnCommitted, m.TxnAborted, m.CardsCached, m.CardLoads,
+		m.PartitionsOwned, m.Rebalances, m.ModelInfo)
+	// Pre-create the bounded label values so that dashboards and alerts
+	// see zeros, not absent series.
+	for _, a := range []string{schemas.ActionApprove, schemas.ActionDecline, schemas.ActionReview} {
+		m.Decisions.WithLabelValues(a)
+	}
+	for _, r := range validate.AllReasons {
+		m.DLQ.WithLabelValues(r)
+	}
+	for _, k := range []string{"assigned", "revoked", "lost"} {
+		m.Rebalances.WithLabelValues(k)
+	}
+	return m
+}

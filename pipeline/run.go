@@ -1,0 +1,607 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fraudstream/fraudstream/operators/features"
+	"github.com/fraudstream/fraudstream/schemas"
+)
+
+// Progress counts what an instance has committed, for the terminal and
+// summaries. All counts are of committed work only.
+type Progress struct {
+	EventsIn  atomic.Int64 // transactions consumed (valid or not)
+	Decisions atomic.Int64
+	DLQ       atomic.Int64
+	Approve   atomic.Int64
+	Decline   atomic.Int64
+	Review    atomic.Int64
+	Explored  atomic.Int64
+	// Latency is poll → committed, per record.
+	Latency LatencyHistogram
+}
+
+// Runner runs the pipeline: a consumer-group member processing its
+// partitions in Kafka transactions.
+type Runner struct {
+	cfg      Config
+	env      *Env
+	sess     *kgo.GroupTransactSession
+	admin    *kadm.Client
+	adminCl  *kgo.Client
+	log      *slog.Logger
+	Progress Progress
+
+	mu      sync.Mutex // guards tasks against rebalance callbacks
+	tasks   map[int32]*partitionTask
+	ready   atomic.Bool
+	lastRun atomic.Int64 // unix ms of the last loop iteration
+
+	httpSrv  *http.Server
+	httpAddr string
+}
+
+// Option configures a Runner.
+type Option func(*runnerOpts)
+
+type runnerOpts struct {
+	log      *slog.Logger
+	kgoOpts  []kgo.Opt
+	serving  *Serving
+	listener net.Listener
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *runnerOpts) { o.log = l } }
+
+// WithKafkaOpts appends franz-go options to every client the runner makes
+// (tests use it for short timeouts).
+func WithKafkaOpts(opts ...kgo.Opt) Option {
+	return func(o *runnerOpts) { o.kgoOpts = append(o.kgoOpts, opts...) }
+}
+
+// WithServing uses an already loaded model instead of cfg.Model.Dir.
+func WithServing(s *Serving) Option { return func(o *runnerOpts) { o.serving = s } }
+
+// NewRunner validates cfg, loads the model, opens the state store, connects
+// to Kafka and the registry, checks co-partitioning and creates missing
+// output topics. Every failure says what is wrong and how to fix it.
+func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error) {
+	var o runnerOpts
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if cfg.InstanceID == "" {
+		h, _ := os.Hostname()
+		cfg.InstanceID = h
+	}
+	serving := o.serving
+	if serving == nil {
+		var err error
+		if serving, err = LoadServing(cfg.Model.Dir, cfg.Decision); err != nil {
+			return nil, err
+		}
+	}
+	r := &Runner{cfg: cfg, log: o.log, tasks: map[int32]*partitionTask{}}
+	env := &Env{cfg: &r.cfg, rules: cfg.Rules(), windows: cfg.WindowsConfig(), metrics: NewMetrics(),
+		log: o.log, now: time.Now, emitFeatures: cfg.Decision.EmitFeatures == nil || *cfg.Decision.EmitFeatures}
+	if err := env.rules.Compile(); err != nil {
+		return nil, err
+	}
+	if err := env.windows.Validate(); err != nil {
+		return nil, err
+	}
+	env.serving.Store(serving)
+	env.metrics.ModelInfo.WithLabelValues(serving.version, features.SetVersion).Set(1)
+	r.env = env
+
+	base := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kgoLogger{o.log})}, o.kgoOpts...)
+	var err error
+	if r.adminCl, err = kgo.NewClient(base...); err != nil {
+		return nil, fmt.Errorf("kafka client for %v: %w", cfg.Brokers, err)
+	}
+	r.admin = kadm.NewClient(r.adminCl)
+	if err := r.ensureTopics(ctx); err != nil {
+		r.adminCl.Close()
+		return nil, err
+	}
+	if env.transactions, env.decisions, err = newCodecs(ctx, &r.cfg); err != nil {
+		r.adminCl.Close()
+		return nil, err
+	}
+	if env.store, err = OpenStore(cfg.State.Dir); err != nil {
+		r.adminCl.Close()
+		return nil, err
+	}
+	sessOpts := append(base,
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topics.Transactions),
+		kgo.TransactionalID(cfg.Group+"-"+cfg.InstanceID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(changelogPartitioner{changelog: cfg.Topics.Changelog}),
+		kgo.OnPartitionsAssigned(r.onAssigned),
+		kgo.OnPartitionsRevoked(r.onRevoked),
+		kgo.OnPartitionsLost(r.onLost),
+		kgo.MaxBufferedRecords(200_000),
+	)
+	if r.sess, err = kgo.NewGroupTransactSession(sessOpts...); err != nil {
+		r.close()
+		return nil, fmt.Errorf("kafka transactional session: %w", err)
+	}
+	if o.listener != nil || cfg.Metrics.Addr != "" {
+		if err := r.startHTTP(o.listener); err != nil {
+			r.close()
+			return nil, err
+		}
+	}
+	o.log.Info("pipeline ready to run", "brokers", cfg.Brokers, "group", cfg.Group, "instance", cfg.InstanceID,
+		"model_version", serving.version, "policy", serving.policy.String(), "state_dir", cfg.State.Dir,
+		"metrics_url", r.MetricsURL())
+	return r, nil
+}
+
+// Env returns the shared environment (tests, hot reload).
+func (r *Runner) Env() *Env { return r.env }
+
+// Metrics returns the runner's metrics.
+func (r *Runner) Metrics() *Metrics { return r.env.metrics }
+
+// MetricsURL returns the URL of /metrics, or "" when disabled.
+func (r *Runner) MetricsURL() string {
+	if r.httpAddr == "" {
+		return ""
+	}
+	return "http://" + r.httpAddr + "/metrics"
+}
+
+func (r *Runner) startHTTP(l net.Listener) error {
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", r.cfg.Metrics.Addr); err != nil {
+			return fmt.Errorf("metrics.addr %s: %w (choose a free port, or \"\" to disable)", r.cfg.Metrics.Addr, err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(r.env.metrics.Registry, promhttp.HandlerOpts{Registry: r.env.metrics.Registry}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if last := r.lastRun.Load(); last != 0 && time.Since(time.UnixMilli(last)) > 60*time.Second {
+			http.Error(w, "processing loop stalled", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !r.ready.Load() {
+			http.Error(w, "not ready: joining the group or restoring state", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	r.httpAddr = l.Addr().String()
+	r.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = r.httpSrv.Serve(l) }()
+	return nil
+}
+
+// ensureTopics checks that the input topics exist and are co-partitioned,
+// and creates the changelog and output topics when missing.
+func (r *Runner) ensureTopics(ctx context.Context) error {
+	t := r.cfg.Topics
+	want := []string{t.Transactions, t.Decisions, t.DLQ, t.Changelog}
+	if t.Labels != "" {
+		want = append(want, t.Labels)
+	}
+	details, err := r.admin.ListTopics(ctx, want...)
+	if err != nil {
+		return fmt.Errorf("list topics on %v: %w (is Kafka reachable?)", r.cfg.Brokers, err)
+	}
+	in, ok := details[t.Transactions]
+	if !ok || in.Err != nil {
+		return fmt.Errorf("input topic %q does not exist: create it (partitions = the parallelism you want) or fix topics.transactions", t.Transactions)
+	}
+	n := int32(len(in.Partitions))
+	create := r.cfg.CreateTopics == nil || *r.cfg.CreateTopics
+	for _, name := range []string{t.Labels, t.Changelog} {
+		if name == "" {
+			continue
+		}
+		d, ok := details[name]
+		if ok && d.Err == nil {
+			if got := int32(len(d.Partitions)); got != n {
+				return fmt.Errorf("topic %q has %d partitions but %q has %d: inputs and the changelog must be co-partitioned by card_id (same partition count, key = card_id); repartition one of them", name, got, t.Transactions, n)
+			}
+			continue
+		}
+		if name == t.Labels {
+			return fmt.Errorf("labels topic %q does not exist: create it with %d partitions, or set topics.labels to \"\"", name, n)
+		}
+	}
+	if !create {
+		return nil
+	}
+	for _, name := range []string{t.Changelog, t.Decisions, t.DLQ} {
+		if d, ok := details[name]; ok && d.Err == nil {
+			continue
+		}
+		var configs map[string]*string
+		if name == t.Changelog {
+			// Compacted: the changelog keeps the latest value of each state
+			// key; pruned events are tombstones, so it stays bounded.
+			configs = map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "min.compaction.lag.ms": kadm.StringPtr("60000")}
+		}
+		resp, err := r.admin.CreateTopic(ctx, n, r.cfg.ReplicationFactor, configs, name)
+		if err != nil && !errors.Is(err, errTopicExists(resp)) {
+			return fmt.Errorf("create topic %q: %w", name, err)
+		}
+		r.log.Info("created topic", "topic", name, "partitions", n)
+	}
+	return nil
+}
+
+func errTopicExists(resp kadm.CreateTopicResponse) error { return resp.Err }
+
+// changelogPartitioner sends changelog records to the partition set on the
+// record (the input partition whose state they hold) and everything else by
+// key hash (Kafka's murmur2, like the Java client).
+type changelogPartitioner struct{ changelog string }
+
+func (p changelogPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if topic == p.changelog {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+}
+
+func (r *Runner) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range assigned[r.cfg.Topics.Transactions] {
+		if _, ok := r.tasks[p]; !ok {
+			r.tasks[p] = newPartitionTask(r.env, r.cfg.Topics.Transactions, p)
+		}
+	}
+	r.env.metrics.Rebalances.WithLabelValues("assigned").Inc()
+	r.env.metrics.PartitionsOwned.Set(float64(len(r.tasks)))
+	r.log.Info("partitions assigned", "partitions", assigned[r.cfg.Topics.Transactions], "owned", len(r.tasks))
+}
+
+func (r *Runner) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	r.dropTasks("revoked", revoked[r.cfg.Topics.Transactions])
+}
+
+func (r *Runner) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	r.dropTasks("lost", lost[r.cfg.Topics.Transactions])
+}
+
+// dropTasks forgets tasks of partitions this instance no longer owns. Their
+// Pebble state stays: it is checked against the committed offsets if the
+// partition comes back.
+func (r *Runner) dropTasks(kind string, parts []int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range parts {
+		if t, ok := r.tasks[p]; ok {
+			t.aborted() // callbacks run between batches: nothing is dirty
+			delete(r.tasks, p)
+		}
+	}
+	r.env.metrics.Rebalances.WithLabelValues(kind).Inc()
+	r.env.metrics.PartitionsOwned.Set(float64(len(r.tasks)))
+	r.log.Info("partitions "+kind, "partitions", parts, "owned", len(r.tasks))
+}
+
+// Run processes until ctx is cancelled, then ends the open transaction,
+// leaves the group and closes the store. It returns nil on a clean stop.
+func (r *Runner) Run(ctx context.Context) error {
+	defer r.close()
+	var backoff time.Duration
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.lastRun.Store(time.Now().UnixMilli())
+		err := r.step(ctx)
+		if err == nil {
+			backoff = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errFatal) {
+			return err
+		}
+		backoff = min(max(2*backoff, 100*time.Millisecond), 10*time.Second)
+		r.log.Warn("batch failed; retrying from the last committed offsets", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+	}
+}
+
+var errFatal = errors.New("fatal")
+
+// step runs one consume → process → produce → commit cycle.
+func (r *Runner) step(ctx context.Context) error {
+	pollStart := time.Now()
+	fetches := r.sess.PollRecords(ctx, r.cfg.Batch.MaxRecords)
+	pollTime := time.Now()
+	if fetches.IsClientClosed() {
+		return fmt.Errorf("%w: kafka client closed", errFatal)
+	}
+	var fetchErr error
+	fetches.EachError(func(t string, p int32, err error) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return
+		}
+		r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+		fetchErr = err
+	})
+	if fetches.NumRecords() == 0 {
+		r.sess.AllowRebalance()
+		if fetchErr == nil {
+			r.markReady()
+		}
+		return nil
+	}
+
+	// Group records by partition; each partition is one task, processed
+	// by one goroutine in offset order.
+	type work struct {
+		task *partitionTask
+		recs []*kgo.Record
+	}
+	var works []work
+	r.mu.Lock()
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		t, ok := r.tasks[fp.Partition]
+		if !ok {
+			// Assigned callbacks run before fetches begin, so this
+			// means a revoke raced the poll: skip, the next owner
+			// processes these records.
+			return
+		}
+		works = append(works, work{t, fp.Records})
+	})
+	r.mu.Unlock()
+	sort.Slice(works, func(i, j int) bool { return works[i].task.partition < works[j].task.partition })
+
+	if err := r.sess.Begin(); err != nil {
+		return fmt.Errorf("%w: begin transaction: %v", errFatal, err)
+	}
+	for _, w := range works {
+		if !w.task.restored {
+			if err := r.restore(ctx, w.task); err != nil {
+				_, _ = r.sess.End(ctx, kgo.TryAbort)
+				return fmt.Errorf("restore partition %d: %w", w.task.partition, err)
+			}
+		}
+		w.task.beginBatch()
+	}
+
+	// Process partitions in parallel, at most GOMAXPROCS at a time.
+	var (
+		wg       sync.WaitGroup
+		procErr  atomic.Pointer[error]
+		prodErr  atomic.Pointer[error]
+		sem      = make(chan struct{}, runtime.GOMAXPROCS(0))
+		clOffset = make([]atomic.Int64, len(works))
+	)
+	for i, w := range works {
+		clOffset[i].Store(-1)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t := w.task
+			for _, rec := range w.recs {
+				if err := t.process(ctx, rec); err != nil {
+					procErr.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+			t.appendChangelog()
+			changelog := r.cfg.Topics.Changelog
+			for _, rec := range t.out {
+				r.sess.Produce(ctx, rec, func(rec *kgo.Record, err error) {
+					if err != nil {
+						prodErr.CompareAndSwap(nil, &err)
+						return
+					}
+					if rec.Topic == changelog {
+						for {
+							cur := clOffset[i].Load()
+							if rec.Offset+1 <= cur || clOffset[i].CompareAndSwap(cur, rec.Offset+1) {
+								break
+							}
+						}
+					}
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	procTime := time.Now()
+	flushErr := r.sess.Client().Flush(ctx)
+	flushTime := time.Now()
+	var failure error
+	switch {
+	case procErr.Load() != nil:
+		failure = *procErr.Load()
+	case prodErr.Load() != nil:
+		failure = fmt.Errorf("produce: %w", *prodErr.Load())
+	case flushErr != nil:
+		failure = fmt.Errorf("flush: %w", flushErr)
+	}
+	committed, endErr := r.sess.End(ctx, kgo.TransactionEndTry(failure == nil))
+	doneTime := time.Now()
+	r.log.Debug("batch", "records", fetches.NumRecords(), "partitions", len(works), "poll_ms", pollTime.Sub(pollStart).Milliseconds(),
+		"process_ms", procTime.Sub(pollTime).Milliseconds(), "flush_ms", flushTime.Sub(procTime).Milliseconds(),
+		"end_ms", doneTime.Sub(flushTime).Milliseconds(), "committed", committed)
+	if !committed {
+		for _, w := range works {
+			w.task.aborted()
+		}
+		r.env.metrics.TxnAborted.Inc()
+		r.sess.AllowRebalance()
+		if failure == nil && endErr != nil {
+			failure = fmt.Errorf("end transaction: %w", endErr)
+		}
+		if failure == nil {
+			r.log.Info("transaction aborted (rebalance); its records are processed again by their owner")
+		}
+		return failure
+	}
+
+	// Committed: bring Pebble up to date, then publish counts.
+	b := r.env.store.newBatch()
+	for i, w := range works {
+		if err := w.task.committed(b, clOffset[i].Load()); err != nil {
+			b.Close()
+			return fmt.Errorf("%w: stage state: %v", errFatal, err)
+		}
+	}
+	if err := r.env.store.commitBatch(b); err != nil {
+		return fmt.Errorf("%w: %v", errFatal, err)
+	}
+	r.sess.AllowRebalance()
+	r.publish(works2tasks(works, func(w work) *partitionTask { return w.task }), pollTime, doneTime)
+	r.markReady()
+	return nil
+}
+
+func works2tasks[W any](ws []W, f func(W) *partitionTask) []*partitionTask {
+	out := make([]*partitionTask, len(ws))
+	for i, w := range ws {
+		out[i] = f(w)
+	}
+	return out
+}
+
+func (r *Runner) markReady() {
+	if !r.ready.Load() {
+		r.ready.Store(true)
+		r.log.Info("ready: group joined, state restored")
+	}
+}
+
+// publish records the committed batch in metrics and progress, and evicts
+// cold cards.
+func (r *Runner) publish(tasks []*partitionTask, pollTime, doneTime time.Time) {
+	m := r.env.metrics
+	lat := doneTime.Sub(pollTime)
+	total := 0
+	r.mu.Lock()
+	owned := max(len(r.tasks), 1)
+	r.mu.Unlock()
+	limit := max(r.cfg.State.CacheCards/owned, 1000)
+	cached := 0
+	version := r.env.serving.Load().version
+	scores := m.Scores.WithLabelValues(version)
+	for _, t := range tasks {
+		s := &t.stats
+		total += s.consumed
+		r.Progress.EventsIn.Add(int64(s.consumed))
+		m.RecordsConsumed.WithLabelValues(r.cfg.Topics.Transactions).Add(float64(s.consumed))
+		nd := s.decisions[0] + s.decisions[1] + s.decisions[2]
+		r.Progress.Decisions.Add(int64(nd))
+		r.Progress.Approve.Add(int64(s.decisions[0]))
+		r.Progress.Decline.Add(int64(s.decisions[1]))
+		r.Progress.Review.Add(int64(s.decisions[2]))
+		r.Progress.Explored.Add(int64(s.explored))
+		m.Decisions.WithLabelValues(schemas.ActionApprove).Add(float64(s.decisions[0]))
+		m.Decisions.WithLabelValues(schemas.ActionDecline).Add(float64(s.decisions[1]))
+		m.Decisions.WithLabelValues(schemas.ActionReview).Add(float64(s.decisions[2]))
+		m.Explored.Add(float64(s.explored))
+		m.LateEvents.Add(float64(s.late))
+		m.CardLoads.Add(float64(s.loads))
+		for reason, n := range s.dlq {
+			r.Progress.DLQ.Add(int64(n))
+			m.DLQ.WithLabelValues(reason).Add(float64(n))
+		}
+		for _, sc := range s.scores {
+			scores.Observe(sc)
+		}
+		for _, ms := range s.eventMs {
+			m.EndToEndLatency.Observe(doneTime.Sub(time.UnixMilli(ms)).Seconds())
+		}
+		t.evict(limit)
+		cached += len(t.cards)
+	}
+	r.Progress.Latency.ObserveN(lat, int64(total))
+	for range total {
+		m.ProcessingLatency.Observe(lat.Seconds())
+	}
+	m.BatchRecords.Observe(float64(total))
+	m.TxnCommitted.Inc()
+	m.CardsCached.Set(float64(cached))
+}
+
+func (r *Runner) close() {
+	if r.sess != nil {
+		// End any open transaction (abort: its records are redone by the
+		// next owner) and leave the group promptly.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, _ = r.sess.End(ctx, kgo.TryAbort)
+		r.sess.Client().LeaveGroup()
+		r.sess.Close()
+		cancel()
+	}
+	if r.adminCl != nil {
+		r.adminCl.Close()
+	}
+	if r.env != nil && r.env.store != nil {
+		if err := r.env.store.Close(); err != nil {
+			r.log.Error("close state store", "err", err)
+		}
+		r.env.store = nil
+	}
+	if r.httpSrv != nil {
+		_ = r.httpSrv.Close()
+	}
+}
+
+// kgoLogger adapts slog to franz-go, at warn level and above.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
+	switch level {
+	case kgo.LogLevelError:
+		k.l.Error("kafka: "+msg, kv...)
+	case kgo.LogLevelWarn:
+		k.l.Warn("kafka: "+msg, kv...)
+	default:
+		k.l.Debug("kafka: "+msg, kv...)
+	}
+}
