@@ -17,7 +17,7 @@ run: build
 	./$(BIN) dev $(ARGS)
 
 ## test: unit, data-driven and end-to-end (kfake) tests; needs only Go
-test: vet
+test: vet build
 	$(GO) test -count=1 $(PKGS)
 
 vet:
@@ -34,9 +34,17 @@ bench: build
 	./$(BIN) dev --fresh --data-dir /tmp/fraudstream-bench --duration 20s --rate 0 --quiet --metrics-addr "" --port 0 --registry-port 0 --summary-json bench-dev.json
 	@cat bench-dev.json
 
-## model: rebuild the shipped default model bundle from synthetic history (needs Python)
+## model: rebuild the shipped default model bundle from synthetic history (needs Python 3.11)
+# The training set is the pipeline's own point-in-time feature export of the
+# simulator (seed 1, 20,000 cards, 120 days): trained on exactly what is served.
+TRAIN_CSV := data/train/features-seed1.csv
 model: build
-	./scripts/make-model.sh
+	mkdir -p data/train
+	./$(BIN) features export --synthetic --seed 1 --cards 20000 --days 120 --unlabelled-legit --output $(TRAIN_CSV)
+	$(MAKE) model-train FEATURES_CSV=$(TRAIN_CSV) MODEL_NAME=default MODEL_VERSION=default-fs1-seed1 \
+		TRAIN_ARGS="--created-at 2026-11-27T00:00:00Z --note 'fraudstream features export --synthetic --seed 1 --cards 20000 --days 120'"
+
+include models/Makefile.fragment
 
 ## test-kafka: integration tests against real Apache Kafka (KRaft, Maven Central jars)
 test-kafka: build

@@ -22,7 +22,7 @@ import (
 // testWorld is an embedded Kafka + registry with a synthetic input written
 // once, shared by the runs of a test.
 type testWorld struct {
-	t         *testing.T
+	t         testing.TB
 	brokers   []string
 	registry  string
 	valid     map[string]schemas.Transaction // by transaction id
@@ -33,14 +33,14 @@ type testWorld struct {
 
 const testModel = "../models/testdata/tiny"
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newTestWorld(t *testing.T, partitions int32, cards int, days int) *testWorld {
+func newTestWorld(t testing.TB, partitions int32, cards int, days int) *testWorld {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "transactions", "labels"))
 	if err != nil {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"github.com/fraudstream/fraudstream/operators/decide"
 	"github.com/fraudstream/fraudstream/operators/features"
 	"github.com/fraudstream/fraudstream/operators/windows"
@@ -70,3 +71,5 @@ func FillDecision(d *schemas.Decision, s *Serving, tx *schemas.Transaction, ev *
 		d.Reasons = features.Reasons(d.Reasons, ev.Features)
 	}
 }
+
+func isErr(err, target error) bool { return errors.Is(err, target) }

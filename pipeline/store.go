@@ -36,7 +36,18 @@ type Store struct {
 
 // OpenStore opens (creating if needed) the Pebble database in dir.
 func OpenStore(dir string) (*Store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebbleLogger{}})
+	opts := &pebble.Options{
+		Logger: quietPebbleLogger{},
+		// A card's head is rewritten by every batch that touches the card;
+		// a large memtable absorbs those rewrites in memory (a flush keeps
+		// only the newest version), so hot cards do not turn into write
+		// and compaction amplification.
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+	}
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open state store %s: %w (is another instance using this state.dir?)", dir, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -80,14 +81,19 @@ type partitionTask struct {
 	stats batchStats
 	out   []*kgo.Record
 	arena []byte
+	// recs are the batch's output records, carved in chunks so that a
+	// record costs no allocation in steady state; reused once the batch's
+	// transaction has ended (every record acknowledged).
+	recs  [][]kgo.Record
+	recsN int
 
 	// scratch, reused per event
-	tx    schemas.Transaction
-	eval  *Evaluator
-	ev    Evaluation
-	dec   schemas.Decision
-	enc   *schemas.Encoder[schemas.Decision]
-	key   []byte
+	tx   schemas.Transaction
+	eval *Evaluator
+	ev   Evaluation
+	dec  schemas.Decision
+	enc  *schemas.Encoder[schemas.Decision]
+	key  []byte
 }
 
 func newPartitionTask(env *Env, topic string, partition int32) *partitionTask {
@@ -104,12 +110,35 @@ func newPartitionTask(env *Env, topic string, partition int32) *partitionTask {
 // batch must have been produced (the transaction ended) before.
 func (t *partitionTask) beginBatch() {
 	t.batchNum++
+	t.recsN = 0
 	t.out = t.out[:0]
 	t.arena = t.arena[:0]
 	t.stats.reset()
 }
 
-// alloc returns n bytes of the batch arena. Slices handed out stay valid for
+const recChunk = 1024
+
+// record returns a zeroed record from the batch's slab.
+func (t *partitionTask) record() *kgo.Record {
+	c, i := t.recsN/recChunk, t.recsN%recChunk
+	if c == len(t.recs) {
+		t.recs = append(t.recs, make([]kgo.Record, recChunk))
+	}
+	t.recsN++
+	r := &t.recs[c][i]
+	*r = kgo.Record{}
+	return r
+}
+
+// emit appends an output record.
+func (t *partitionTask) emit(topic string, partition int32, key, value []byte, ts time.Time) *kgo.Record {
+	r := t.record()
+	r.Topic, r.Partition, r.Key, r.Value, r.Timestamp = topic, partition, key, value, ts
+	t.out = append(t.out, r)
+	return r
+}
+
+// copyBytes returns n bytes of the batch arena. Slices handed out stay valid for
 // the batch even when the arena grows (old backing arrays stay alive).
 func (t *partitionTask) copyBytes(b []byte) []byte {
 	if cap(t.arena)-len(t.arena) < len(b) {
@@ -180,8 +209,7 @@ func (t *partitionTask) process(ctx context.Context, r *kgo.Record) error {
 		return encErr
 	}
 	val := t.arena[start:len(t.arena):len(t.arena)]
-	t.out = append(t.out, &kgo.Record{Topic: env.cfg.Topics.Decisions, Key: r.Key, Value: val,
-		Timestamp: time.UnixMilli(d.DecidedAt)})
+	t.emit(env.cfg.Topics.Decisions, 0, r.Key, val, time.UnixMilli(d.DecidedAt))
 	switch o.Action {
 	case schemas.ActionApprove:
 		t.stats.decisions[0]++
@@ -200,17 +228,15 @@ func (t *partitionTask) process(ctx context.Context, r *kgo.Record) error {
 
 func (t *partitionTask) deadLetter(r *kgo.Record, reason, detail string) {
 	t.stats.dlq[reason]++
-	t.out = append(t.out, &kgo.Record{
-		Topic: t.env.cfg.Topics.DLQ, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp,
-		Headers: []kgo.RecordHeader{
-			{Key: HeaderReason, Value: []byte(reason)},
-			{Key: HeaderDetail, Value: []byte(detail)},
-			{Key: HeaderTopic, Value: []byte(r.Topic)},
-			{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
-			{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
-			{Key: HeaderTimestamp, Value: []byte(strconv.FormatInt(r.Timestamp.UnixMilli(), 10))},
-		},
-	})
+	dl := t.emit(t.env.cfg.Topics.DLQ, 0, r.Key, r.Value, r.Timestamp)
+	dl.Headers = []kgo.RecordHeader{
+		{Key: HeaderReason, Value: []byte(reason)},
+		{Key: HeaderDetail, Value: []byte(detail)},
+		{Key: HeaderTopic, Value: []byte(r.Topic)},
+		{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		{Key: HeaderTimestamp, Value: []byte(strconv.FormatInt(r.Timestamp.UnixMilli(), 10))},
+	}
 }
 
 // card returns the card's state from the cache, else from Pebble, else new.
@@ -252,18 +278,18 @@ func (t *partitionTask) appendChangelog() {
 		added, pruned := c.state.Changes()
 		for _, seq := range pruned {
 			k := t.copyBytes(eventKey(t.key[:0], nil, c.id, seq))
-			t.out = append(t.out, &kgo.Record{Topic: topic, Partition: t.partition, Key: k})
+			t.emit(topic, t.partition, k, nil, time.Time{})
 		}
 		for i := range added {
 			k := t.copyBytes(eventKey(t.key[:0], nil, c.id, added[i].Seq))
 			start := len(t.arena)
 			t.arena = windows.AppendStoredEvent(t.arena, &added[i])
-			t.out = append(t.out, &kgo.Record{Topic: topic, Partition: t.partition, Key: k, Value: t.arena[start:len(t.arena):len(t.arena)]})
+			t.emit(topic, t.partition, k, t.arena[start:len(t.arena):len(t.arena)], time.Time{})
 		}
 		k := t.copyBytes(headKey(t.key[:0], nil, c.id))
 		start := len(t.arena)
 		t.arena = c.state.AppendHead(t.arena)
-		t.out = append(t.out, &kgo.Record{Topic: topic, Partition: t.partition, Key: k, Value: t.arena[start:len(t.arena):len(t.arena)]})
+		t.emit(topic, t.partition, k, t.arena[start:len(t.arena):len(t.arena)], time.Time{})
 	}
 }
 
@@ -314,14 +340,22 @@ func (t *partitionTask) evict(limit int) {
 		return
 	}
 	// Evict cards unused for the most batches: find the cut-off batch
-	// number by counting, then delete in one pass.
+	// number from the distinct last-used batch numbers, oldest first.
 	counts := map[uint64]int{}
 	for _, c := range t.cards {
 		counts[c.lastUsed]++
 	}
+	used := make([]uint64, 0, len(counts))
+	for n := range counts {
+		used = append(used, n)
+	}
+	slices.Sort(used)
 	excess := len(t.cards) - limit
 	var cut uint64
-	for n := uint64(0); n <= t.batchNum && excess > 0; n++ {
+	for _, n := range used {
+		if excess <= 0 {
+			break
+		}
 		excess -= counts[n]
 		cut = n
 	}
