@@ -377,7 +377,11 @@ func (r *Runner) step(ctx context.Context) error {
 		task *partitionTask
 		recs []*kgo.Record
 	}
+	// One poll can hold several fetches of the same partition (buffered
+	// fetch responses): merge them, in offset order, so that each task is
+	// run by exactly one goroutine.
 	var works []work
+	index := map[int32]int{}
 	r.mu.Lock()
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
@@ -390,9 +394,21 @@ func (r *Runner) step(ctx context.Context) error {
 			// processes these records.
 			return
 		}
+		if i, ok := index[fp.Partition]; ok {
+			works[i].recs = append(works[i].recs, fp.Records...)
+			return
+		}
+		index[fp.Partition] = len(works)
 		works = append(works, work{t, fp.Records})
 	})
 	r.mu.Unlock()
+	for _, w := range works {
+		for i := 1; i < len(w.recs); i++ {
+			if w.recs[i].Offset <= w.recs[i-1].Offset {
+				return fmt.Errorf("%w: partition %d: records out of offset order (%d after %d)", errFatal, w.task.partition, w.recs[i].Offset, w.recs[i-1].Offset)
+			}
+		}
+	}
 	sort.Slice(works, func(i, j int) bool { return works[i].task.partition < works[j].task.partition })
 
 	if err := r.sess.Begin(); err != nil {

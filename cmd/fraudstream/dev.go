@@ -73,6 +73,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	modelDir := fs.String("model", "models/default", "model bundle directory")
 	logLevel := fs.String("log-level", "warn", "pipeline log level: debug, info, warn, error")
 	quiet := fs.Bool("quiet", false, "no live progress line")
+	batchMax := fs.Int("batch-max-records", pipeline.DefaultConfig().Batch.MaxRecords, "input records per Kafka transaction (smaller: lower latency, more commits)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -124,6 +125,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg.Model.Dir = *modelDir
 	cfg.Metrics.Addr = *metricsAddr
 	cfg.InstanceID = "dev"
+	cfg.Batch.MaxRecords = *batchMax
 	if err := createTopics(ctx, brokers, int32(*partitions), cfg.Topics.Transactions, cfg.Topics.Labels); err != nil {
 		return err
 	}
@@ -215,6 +217,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if !drained {
+		printLag(stderr, brokers, cfg.Group, cfg.Topics.Transactions)
 		return fmt.Errorf("pipeline did not catch up with the producer in time: %d of %d transactions processed", p.EventsIn.Load(), produced)
 	}
 	return nil
@@ -289,6 +292,9 @@ func runSynthetic(ctx context.Context, p *pipeline.EventProducer, st devState, c
 	var it synth.Item
 	var n, last int64
 	pace := newPacer(rate)
+	// Records are produced with a background context: ctx only decides
+	// when to stop, so no record is half-sent when the run ends.
+	bg := context.Background()
 	for ctx.Err() == nil {
 		if !gen.Next(&it) {
 			break
@@ -296,33 +302,35 @@ func runSynthetic(ctx context.Context, p *pipeline.EventProducer, st devState, c
 		switch it.Kind {
 		case synth.KindTransaction:
 			if badFraction > 0 && bad.Float64() < badFraction {
-				injectBad(ctx, p, &it.Tx, it.ArrivalMillis, bad)
-			} else if err := p.Transaction(ctx, &it.Tx, it.ArrivalMillis); err != nil {
-				return n, last, err
+				injectBad(bg, p, "transactions", &it.Tx, it.ArrivalMillis, bad)
+			} else if err := p.Transaction(bg, &it.Tx, it.ArrivalMillis); err != nil {
+				return p.Transactions.Load(), last, err
 			}
 			n++
 			last = it.Tx.EventTime
 			pace.wait(ctx, n)
 		case synth.KindLabel:
-			if err := p.Label(ctx, &it.Label, it.ArrivalMillis); err != nil {
-				return n, last, err
+			if err := p.Label(bg, &it.Label, it.ArrivalMillis); err != nil {
+				return p.Transactions.Load(), last, err
 			}
 		}
 	}
-	flushCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	flushCtx, cancel := context.WithTimeout(bg, 30*time.Second)
 	defer cancel()
 	if err := p.Flush(flushCtx); err != nil {
-		return n, last, err
+		return p.Transactions.Load(), last, err
 	}
+	// The acknowledged count, not the issued one: it is what the pipeline
+	// must account for.
 	return p.Transactions.Load(), last, ctx.Err()
 }
 
 // injectBad writes one malformed or invalid transaction, so that a user of
 // `make run` sees the dead-letter path work.
-func injectBad(ctx context.Context, p *pipeline.EventProducer, tx *schemas.Transaction, ts int64, rng *rand.Rand) {
+func injectBad(ctx context.Context, p *pipeline.EventProducer, topic string, tx *schemas.Transaction, ts int64, rng *rand.Rand) {
 	switch rng.IntN(3) {
 	case 0: // not Avro at all
-		p.Raw(ctx, "transactions", []byte(tx.CardID), []byte("{\"not\":\"avro\"}"), ts, &p.Transactions)
+		p.Raw(ctx, topic, []byte(tx.CardID), []byte("{\"not\":\"avro\"}"), ts, &p.Transactions)
 	case 1: // valid Avro, amount out of range
 		bad := *tx
 		bad.Amount = -bad.Amount - 1
@@ -382,3 +390,28 @@ func progress(done <-chan struct{}, runErr <-chan error, r *pipeline.Runner, w i
 }
 
 var _ = slog.Default
+
+// printLag prints the group's committed offset and the end offset of every
+// input partition (why a drain did not finish).
+func printLag(w io.Writer, brokers []string, group, topic string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lags, err := adm.Lag(ctx, group)
+	if err != nil {
+		fmt.Fprintf(w, "lag: %v\n", err)
+		return
+	}
+	lags.Each(func(l kadm.DescribedGroupLag) {
+		for _, p := range l.Lag.Sorted() {
+			if p.Topic == topic {
+				fmt.Fprintf(w, "  %s/%d committed=%d end=%d lag=%d\n", p.Topic, p.Partition, p.Commit.At, p.End.Offset, p.Lag)
+			}
+		}
+	})
+}
