@@ -5,7 +5,7 @@ PKGS     := ./...
 PYTHON   ?= python3
 VENV     := .venv
 
-.PHONY: all build run test test-kafka bench model parity vet fmt lint clean
+.PHONY: all build run test test-kafka bench model parity vet fmt clean
 
 all: build
 
@@ -45,6 +45,14 @@ model: build
 		TRAIN_ARGS="--created-at 2026-11-27T00:00:00Z --note 'fraudstream features export --synthetic --seed 1 --cards 20000 --days 120'"
 
 include models/Makefile.fragment
+
+## parity: the three parity proofs (windows vs the seed's pandas code, leaves vs LightGBM, online vs offline)
+parity: build $(MODELS_VENV)/.installed
+	mkdir -p data/parity
+	./$(BIN) features export --input testdata/parity/events.csv --model models/default --output data/parity/features.csv
+	$(MODELS_VENV)/bin/python -W ignore::FutureWarning models/parity.py --events testdata/parity/events.csv \
+		--features data/parity/features.csv --model models/default
+	$(GO) test -count=1 -run 'TestOnlineOfflineParity' ./pipeline/
 
 ## test-kafka: integration tests against real Apache Kafka (KRaft, Maven Central jars)
 test-kafka: build

@@ -1,19 +1,23 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fraudstream/fraudstream/operators/features"
 	"github.com/fraudstream/fraudstream/pipeline/registry"
 	"github.com/fraudstream/fraudstream/pipeline/synth"
 	"github.com/fraudstream/fraudstream/schemas"
@@ -29,6 +33,14 @@ type testWorld struct {
 	bad       map[string]string              // DLQ: card key|value → expected reason
 	badValues map[string][]byte
 	produced  int64
+	// sent are the decodable transactions in the order produced, with
+	// their record timestamps (for the offline replay).
+	sent []sentTx
+}
+
+type sentTx struct {
+	tx schemas.Transaction
+	ts int64
 }
 
 const testModel = "../models/testdata/tiny"
@@ -108,12 +120,14 @@ func newTestWorld(t testing.TB, partitions int32, cards int, days int) *testWorl
 				tx.EventTime -= 200 * 24 * 3_600_000
 				w.bad[tx.TransactionID] = "too_late?"
 			}
+			w.sent = append(w.sent, sentTx{tx, it.ArrivalMillis})
 			if err := p.Transaction(ctx, &tx, it.ArrivalMillis); err != nil {
 				t.Fatal(err)
 			}
 			continue
 		}
 		w.valid[tx.TransactionID] = tx
+		w.sent = append(w.sent, sentTx{tx, it.ArrivalMillis})
 		if err := p.Transaction(ctx, &tx, it.ArrivalMillis); err != nil {
 			t.Fatal(err)
 		}
@@ -333,4 +347,69 @@ func sameDecision(a, b schemas.Decision) bool {
 		}
 	}
 	return true
+}
+
+// The seed's skew test: offline predictions (features export + scoring of
+// the same events, in the order they were produced) equal the production
+// decisions of a streaming run, field for field (all but decided_at).
+func TestOnlineOfflineParity(t *testing.T) {
+	w := newTestWorld(t, 3, 120, 30)
+	cfg := w.config("online")
+	w.runUntil(cfg, w.produced)
+	online := w.decisions(cfg.Topics.Decisions)
+
+	serving, err := LoadServing(testModel, cfg.Decision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	ex, err := NewFeatureExporter(&buf, ExportOptions{Windows: cfg.WindowsConfig(), Rules: cfg.Rules(), Serving: serving})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range w.sent {
+		if err := ex.Add(&w.sent[i].tx, w.sent[i].ts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ex.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, rows := rows[0], rows[1:]
+	col := map[string]int{}
+	for i, h := range head {
+		col[h] = i
+	}
+	if len(rows) != len(online) {
+		t.Fatalf("offline export has %d rows, the stream %d decisions", len(rows), len(online))
+	}
+	names := features.Names()
+	for _, row := range rows {
+		d, ok := online[row[col["transaction_id"]]]
+		if !ok {
+			t.Fatalf("offline row %s has no online decision", row[0])
+		}
+		for i, n := range names {
+			off := math.NaN()
+			if c := row[col[n]]; c != "" {
+				if off, err = strconv.ParseFloat(c, 64); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if math.Float64bits(off) != math.Float64bits(d.Features[i]) {
+				t.Fatalf("%s %s: offline %v online %v", d.TransactionID, n, off, d.Features[i])
+			}
+		}
+		score, _ := strconv.ParseFloat(row[col["score"]], 64)
+		prop, _ := strconv.ParseFloat(row[col["propensity"]], 64)
+		if score != d.Score || row[col["action"]] != d.Action || row[col["explored"]] != strconv.FormatBool(d.Explored) ||
+			prop != d.Propensity || row[col["model_version"]] != d.ModelVersion || strconv.FormatInt(d.EventTime, 10) != row[col["event_time"]] {
+			t.Fatalf("%s: offline %v, online %+v", d.TransactionID, row[len(names)+3:], d)
+		}
+	}
+	t.Logf("%d decisions identical online and offline", len(rows))
 }
