@@ -30,6 +30,8 @@ type Metrics struct {
 	PartitionsOwned   prometheus.Gauge         //
 	Rebalances        *prometheus.CounterVec   // kind: assigned, revoked, lost
 	ModelInfo         *prometheus.GaugeVec     // model_version, feature_set
+	ModelReloads      *prometheus.CounterVec   // result: ok, rejected
+	ModelReloadFailed prometheus.Gauge         //
 }
 
 // NewMetrics creates and registers the metrics.
@@ -74,10 +76,14 @@ func NewMetrics() *Metrics {
 			Name: "fraudstream_rebalance_events_total", Help: "Partition assignment changes, by kind (assigned, revoked, lost)."}, []string{"kind"}),
 		ModelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "fraudstream_model_info", Help: "1 for the model bundle currently serving."}, []string{"model_version", "feature_set"}),
+		ModelReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudstream_model_reloads_total", Help: "Model bundle reload attempts, by result (ok, rejected)."}, []string{"result"}),
+		ModelReloadFailed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudstream_model_reload_failed", Help: "1 while the last model reload attempt was refused (the previous model keeps serving)."}),
 	}
 	r.MustRegister(m.RecordsConsumed, m.Decisions, m.Explored, m.DLQ, m.LateEvents, m.ProcessingLatency,
 		m.EndToEndLatency, m.Scores, m.BatchRecords, m.TxnCommitted, m.TxnAborted, m.CardsCached, m.CardLoads,
-		m.PartitionsOwned, m.Rebalances, m.ModelInfo)
+		m.PartitionsOwned, m.Rebalances, m.ModelInfo, m.ModelReloads, m.ModelReloadFailed)
 	// Pre-create the bounded label values so that dashboards and alerts
 	// see zeros, not absent series.
 	for _, a := range []string{schemas.ActionApprove, schemas.ActionDecline, schemas.ActionReview} {
@@ -85,6 +91,9 @@ func NewMetrics() *Metrics {
 	}
 	for _, r := range validate.AllReasons {
 		m.DLQ.WithLabelValues(r)
+	}
+	for _, k := range []string{"ok", "rejected"} {
+		m.ModelReloads.WithLabelValues(k)
 	}
 	for _, k := range []string{"assigned", "revoked", "lost"} {
 		m.Rebalances.WithLabelValues(k)

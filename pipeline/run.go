@@ -54,16 +54,20 @@ type Runner struct {
 
 	httpSrv  *http.Server
 	httpAddr string
+
+	// stepDelay slows the loop down (tests only).
+	stepDelay time.Duration
 }
 
 // Option configures a Runner.
 type Option func(*runnerOpts)
 
 type runnerOpts struct {
-	log      *slog.Logger
-	kgoOpts  []kgo.Opt
-	serving  *Serving
-	listener net.Listener
+	log       *slog.Logger
+	kgoOpts   []kgo.Opt
+	serving   *Serving
+	listener  net.Listener
+	stepDelay time.Duration
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -103,7 +107,7 @@ func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error)
 			return nil, err
 		}
 	}
-	r := &Runner{cfg: cfg, log: o.log, tasks: map[int32]*partitionTask{}}
+	r := &Runner{cfg: cfg, log: o.log, tasks: map[int32]*partitionTask{}, stepDelay: o.stepDelay}
 	env := &Env{cfg: &r.cfg, rules: cfg.Rules(), windows: cfg.WindowsConfig(), metrics: NewMetrics(),
 		log: o.log, now: time.Now, emitFeatures: cfg.Decision.EmitFeatures == nil || *cfg.Decision.EmitFeatures}
 	if err := env.rules.Compile(); err != nil {
@@ -327,6 +331,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		err := r.step(ctx)
 		if err == nil {
 			backoff = 0
+			if r.stepDelay > 0 {
+				time.Sleep(r.stepDelay)
+			}
 			continue
 		}
 		if ctx.Err() != nil {

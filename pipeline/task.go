@@ -90,10 +90,12 @@ type partitionTask struct {
 	// scratch, reused per event
 	tx   schemas.Transaction
 	eval *Evaluator
-	ev   Evaluation
-	dec  schemas.Decision
-	enc  *schemas.Encoder[schemas.Decision]
-	key  []byte
+	// serving is the model of the current batch.
+	serving *Serving
+	ev      Evaluation
+	dec     schemas.Decision
+	enc     *schemas.Encoder[schemas.Decision]
+	key     []byte
 }
 
 func newPartitionTask(env *Env, topic string, partition int32) *partitionTask {
@@ -110,6 +112,10 @@ func newPartitionTask(env *Env, topic string, partition int32) *partitionTask {
 // batch must have been produced (the transaction ended) before.
 func (t *partitionTask) beginBatch() {
 	t.batchNum++
+	// The model is fixed for the whole batch: a hot reload takes effect
+	// between batches, so a batch (one Kafka transaction) is decided by
+	// exactly one model version.
+	t.serving = t.env.serving.Load()
 	t.recsN = 0
 	t.out = t.out[:0]
 	t.arena = t.arena[:0]
@@ -195,7 +201,7 @@ func (t *partitionTask) process(ctx context.Context, r *kgo.Record) error {
 	if t.ev.Late {
 		t.stats.late++
 	}
-	sm := env.serving.Load()
+	sm := t.serving
 	t.eval.Decide(sm, &t.tx, &t.ev)
 	score, o := t.ev.Score, t.ev.Outcome
 	d := &t.dec

@@ -139,6 +139,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	runCtx, stopRun := context.WithCancel(context.Background())
 	defer stopRun()
 	runErr := make(chan error, 1)
+	runner.WatchModel(runCtx, 2*time.Second)
 	go func() { runErr <- runner.Run(runCtx) }()
 
 	prodCtx := ctx

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/fraudstream/fraudstream/pipeline"
 	"github.com/fraudstream/fraudstream/schemas"
@@ -39,6 +40,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&cf.metricsAddr, "metrics-addr", "", "listen address of /metrics, /healthz, /readyz")
 	fs.StringVar(&cf.logLevel, "log-level", "info", "debug, info, warn, error")
 	fs.StringVar(&cf.logFormat, "log-format", "text", "text or json")
+	modelPoll := fs.Duration("model-poll", 2*time.Second, "how often to check the model bundle directory for a new bundle (SIGHUP reloads at once; 0 = only SIGHUP)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,6 +58,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if u := r.MetricsURL(); u != "" {
 		fmt.Fprintf(stderr, "metrics: %s (also /healthz, /readyz)\n", u)
+	}
+	if *modelPoll > 0 {
+		r.WatchModel(ctx, *modelPoll)
 	}
 	return r.Run(ctx)
 }
