@@ -39,6 +39,8 @@ type ExportOptions struct {
 	// FromMillis: rows with event_time < FromMillis are processed (they warm
 	// the windows up) but not written. 0 writes every row.
 	FromMillis int64
+	// ToMillis: rows with event_time ≥ ToMillis are not written (0 = no end).
+	ToMillis int64
 }
 
 // ExportStats counts what an export did.
@@ -107,7 +109,7 @@ func (e *FeatureExporter) Add(tx *schemas.Transaction, recordMillis int64) error
 		}
 		return err
 	}
-	if tx.EventTime < e.opts.FromMillis {
+	if tx.EventTime < e.opts.FromMillis || (e.opts.ToMillis > 0 && tx.EventTime >= e.opts.ToMillis) {
 		return nil
 	}
 	b := e.buf[:0]

@@ -73,6 +73,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	modelDir := fs.String("model", "models/default", "model bundle directory")
 	logLevel := fs.String("log-level", "warn", "pipeline log level: debug, info, warn, error")
 	quiet := fs.Bool("quiet", false, "no live progress line")
+	traffic := fs.Bool("traffic", true, "produce synthetic traffic (false: only the broker, registry and pipeline, for your own producers)")
 	batchMax := fs.Int("batch-max-records", pipeline.DefaultConfig().Batch.MaxRecords, "input records per Kafka transaction (smaller: lower latency, more commits)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
@@ -161,6 +162,10 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	prodWG.Add(1)
 	go func() {
 		defer prodWG.Done()
+		if !*traffic {
+			<-prodCtx.Done()
+			return
+		}
 		produced, lastEvent, prodErr = runSynthetic(prodCtx, producer, st, *cards, *rate, *badFraction)
 	}()
 
@@ -185,7 +190,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		deadline = time.Now().Add(10 * time.Second) // Ctrl-C: drain briefly
 	}
 	for time.Now().Before(deadline) {
-		if runner.Progress.EventsIn.Load() >= produced {
+		if !*traffic || runner.Progress.EventsIn.Load() >= produced {
 			drained = true
 			break
 		}

@@ -34,12 +34,20 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	cutoff := fs.String("label-cutoff", "", "attach only labels known by this time (RFC 3339 or Unix ms)")
 	legit := fs.Bool("unlabelled-legit", false, "write is_fraud=0 for rows without a label (presumed legit) instead of empty")
 	from := fs.String("from", "", "write only rows with event_time >= this (earlier rows warm the windows up)")
+	to := fs.String("to", "", "write only rows with event_time < this")
+	topic := fs.String("topic", "", "replay this Kafka transactions topic (each partition in offset order, record timestamps as the pipeline saw them)")
+	labelsTopic := fs.String("labels-topic", "", "with --topic: read labels from this topic")
+	var brokers stringList
+	fs.Var(&brokers, "brokers", "with --topic: Kafka bootstrap servers (default $FRAUDSTREAM_BROKERS or 127.0.0.1:9092)")
+	format := fs.String("format", "confluent", "with --topic: wire format, confluent or avro")
+	registry := fs.String("registry", "", "with --topic: schema registry URL (default $FRAUDSTREAM_REGISTRY_URL or http://127.0.0.1:8081)")
+	warmup := fs.String("warmup", "97d", "with --topic and --from: start reading this long before --from so that the 90d windows are full (longest window + allowed lateness)")
 	configPath := fs.String("config", "", "pipeline config (validation rules, allowed lateness) — the same file `run` uses")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if (*input == "") == !*synthetic {
-		return errors.New("give exactly one of --input FILE or --synthetic")
+	if n := btoi(*input != "") + btoi(*synthetic) + btoi(*topic != ""); n != 1 {
+		return errors.New("give exactly one source: --input FILE, --synthetic, or --topic TOPIC (with --brokers)")
 	}
 	cfg, err := pipeline.LoadConfig(*configPath)
 	if err != nil {
@@ -55,6 +63,39 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *from != "" {
 		if opts.FromMillis, err = parseTime(*from); err != nil {
 			return fmt.Errorf("--from: %w", err)
+		}
+	}
+	if *to != "" {
+		if opts.ToMillis, err = parseTime(*to); err != nil {
+			return fmt.Errorf("--to: %w", err)
+		}
+	}
+	cfg.ApplyEnv(os.Getenv)
+	if len(brokers) > 0 {
+		cfg.Brokers = brokers
+	}
+	if *registry != "" {
+		cfg.Registry.URL = *registry
+	}
+	replay := pipeline.ReplayOptions{Brokers: cfg.Brokers, Format: schemas.Format(*format), RegistryURL: cfg.Registry.URL, Topic: *topic}
+	if *topic != "" && opts.FromMillis > 0 {
+		w, err := pipeline.ParseDuration(*warmup)
+		if err != nil {
+			return fmt.Errorf("--warmup: %w", err)
+		}
+		replay.StartMillis = opts.FromMillis - w.Millis()
+	}
+	if *labelsTopic != "" {
+		lo := replay
+		lo.Topic, lo.StartMillis = *labelsTopic, 0
+		err := pipeline.ReplayLabels(ctx, lo, func(l *schemas.Label) error {
+			if prev, ok := opts.Labels[l.TransactionID]; !ok || l.LabelTime >= prev.LabelTime {
+				opts.Labels[l.TransactionID] = pipeline.LabelInfo{IsFraud: l.IsFraud, LabelTime: l.LabelTime}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("read labels topic %s: %w", *labelsTopic, err)
 		}
 	}
 	if *modelDir != "" {
@@ -111,7 +152,15 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if *synthetic {
+	if *topic != "" {
+		skipped, err := pipeline.ReplayTransactions(ctx, replay, ex.Add)
+		if err != nil {
+			return err
+		}
+		for k, v := range skipped {
+			ex.Stats.Skipped[k] += v
+		}
+	} else if *synthetic {
 		gen, err := synth.New(sc)
 		if err != nil {
 			return err
@@ -153,4 +202,11 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stderr, "features export: %d rows (%d labelled, %d fraud), skipped %v\n",
 		ex.Stats.Rows, ex.Stats.Labelled, ex.Stats.Frauds, ex.Stats.Skipped)
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
