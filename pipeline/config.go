@@ -131,6 +131,11 @@ type State struct {
 	// CacheCards bounds the number of card states held in memory across all
 	// partitions of this instance (the rest lives in Pebble). Default 500,000.
 	CacheCards int `yaml:"cache_cards"`
+	// DropUnownedAfter deletes the local state of a partition this instance
+	// has not owned for this long (it moved to another instance; if it
+	// comes back, it is restored from the changelog). Default 1h; 0 keeps
+	// it forever.
+	DropUnownedAfter Duration `yaml:"drop_unowned_after"`
 }
 
 // Model configures the model bundle.
@@ -198,7 +203,7 @@ func DefaultConfig() Config {
 		ReplicationFactor: -1,
 		Format:            schemas.FormatConfluent,
 		Registry:          Registry{URL: "http://127.0.0.1:8081"},
-		State:             State{Dir: "./data/state", CacheCards: 500_000},
+		State:             State{Dir: "./data/state", CacheCards: 500_000, DropUnownedAfter: Duration(time.Hour)},
 		Model:             Model{Dir: "models/default"},
 		Decision:          DecisionConfig{ExplorationSeed: "fraudstream", EmitFeatures: &t},
 		Windows:           WindowsConfig{AllowedLateness: Duration(7 * 24 * time.Hour)},

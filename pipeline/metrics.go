@@ -30,6 +30,11 @@ type Metrics struct {
 	PartitionsOwned   prometheus.Gauge         //
 	Rebalances        *prometheus.CounterVec   // kind: assigned, revoked, lost
 	ModelInfo         *prometheus.GaugeVec     // model_version, feature_set
+	Restores          prometheus.Counter       // partitions restored from the changelog
+	RestoreRecords    prometheus.Counter       // changelog records applied
+	Restoring         prometheus.Gauge         // partitions restoring now
+	RestoreSeconds    prometheus.Histogram     //
+	StateDropped      prometheus.Counter       // partitions' state dropped after the grace period
 	ModelReloads      *prometheus.CounterVec   // result: ok, rejected
 	ModelReloadFailed prometheus.Gauge         //
 }
@@ -76,6 +81,17 @@ func NewMetrics() *Metrics {
 			Name: "fraudstream_rebalance_events_total", Help: "Partition assignment changes, by kind (assigned, revoked, lost)."}, []string{"kind"}),
 		ModelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "fraudstream_model_info", Help: "1 for the model bundle currently serving."}, []string{"model_version", "feature_set"}),
+		Restores: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudstream_state_restores_total", Help: "Partitions whose state was restored from the changelog."}),
+		RestoreRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudstream_state_restore_records_total", Help: "Changelog records applied to Pebble by restores."}),
+		Restoring: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudstream_state_restoring_partitions", Help: "Partitions restoring from the changelog right now."}),
+		RestoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fraudstream_state_restore_duration_seconds", Help: "Time to restore one partition from the changelog.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}),
+		StateDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudstream_state_partitions_dropped_total", Help: "Local partition states deleted after the grace period without ownership."}),
 		ModelReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fraudstream_model_reloads_total", Help: "Model bundle reload attempts, by result (ok, rejected)."}, []string{"result"}),
 		ModelReloadFailed: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -83,7 +99,8 @@ func NewMetrics() *Metrics {
 	}
 	r.MustRegister(m.RecordsConsumed, m.Decisions, m.Explored, m.DLQ, m.LateEvents, m.ProcessingLatency,
 		m.EndToEndLatency, m.Scores, m.BatchRecords, m.TxnCommitted, m.TxnAborted, m.CardsCached, m.CardLoads,
-		m.PartitionsOwned, m.Rebalances, m.ModelInfo, m.ModelReloads, m.ModelReloadFailed)
+		m.PartitionsOwned, m.Rebalances, m.ModelInfo, m.ModelReloads, m.ModelReloadFailed,
+		m.Restores, m.RestoreRecords, m.Restoring, m.RestoreSeconds, m.StateDropped)
 	// Pre-create the bounded label values so that dashboards and alerts
 	// see zeros, not absent series.
 	for _, a := range []string{schemas.ActionApprove, schemas.ActionDecline, schemas.ActionReview} {

@@ -42,10 +42,16 @@ func (r *Runner) restore(ctx context.Context, t *partitionTask) error {
 		return err
 	}
 	start := time.Now()
+	m := r.env.metrics
+	m.Restoring.Inc()
 	n, end, err := r.replayChangelog(ctx, t, from)
+	m.Restoring.Dec()
+	m.RestoreRecords.Add(float64(n))
 	if err != nil {
 		return err
 	}
+	m.Restores.Inc()
+	m.RestoreSeconds.Observe(time.Since(start).Seconds())
 	b := r.env.store.newBatch()
 	if err := b.Set(metaKey(t.pfx), partitionMeta{InputNext: max(committed, 0), ChangelogNext: end}.encode(), nil); err != nil {
 		b.Close()

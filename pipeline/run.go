@@ -57,6 +57,13 @@ type Runner struct {
 
 	// stepDelay slows the loop down (tests only).
 	stepDelay time.Duration
+
+	// partitions is the input topic's partition count; unowned maps a
+	// partition with local state that this instance does not own to the
+	// time it stopped owning it (guarded by mu).
+	partitions int32
+	unowned    map[int32]time.Time
+	lastSweep  time.Time
 }
 
 // Option configures a Runner.
@@ -107,7 +114,7 @@ func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error)
 			return nil, err
 		}
 	}
-	r := &Runner{cfg: cfg, log: o.log, tasks: map[int32]*partitionTask{}, stepDelay: o.stepDelay}
+	r := &Runner{cfg: cfg, log: o.log, tasks: map[int32]*partitionTask{}, stepDelay: o.stepDelay, unowned: map[int32]time.Time{}}
 	env := &Env{cfg: &r.cfg, rules: cfg.Rules(), windows: cfg.WindowsConfig(), metrics: NewMetrics(),
 		log: o.log, now: time.Now, emitFeatures: cfg.Decision.EmitFeatures == nil || *cfg.Decision.EmitFeatures}
 	if err := env.rules.Compile(); err != nil {
@@ -228,6 +235,7 @@ func (r *Runner) ensureTopics(ctx context.Context) error {
 		return fmt.Errorf("input topic %q does not exist: create it (partitions = the parallelism you want) or fix topics.transactions", t.Transactions)
 	}
 	n := int32(len(in.Partitions))
+	r.partitions = n
 	create := r.cfg.CreateTopics == nil || *r.cfg.CreateTopics
 	for _, name := range []string{t.Labels, t.Changelog} {
 		if name == "" {
@@ -284,6 +292,7 @@ func (r *Runner) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range assigned[r.cfg.Topics.Transactions] {
+		delete(r.unowned, p)
 		if _, ok := r.tasks[p]; !ok {
 			r.tasks[p] = newPartitionTask(r.env, r.cfg.Topics.Transactions, p)
 		}
@@ -312,6 +321,7 @@ func (r *Runner) dropTasks(kind string, parts []int32) {
 			t.aborted() // callbacks run between batches: nothing is dirty
 			delete(r.tasks, p)
 		}
+		r.unowned[p] = time.Now()
 	}
 	r.env.metrics.Rebalances.WithLabelValues(kind).Inc()
 	r.env.metrics.PartitionsOwned.Set(float64(len(r.tasks)))
@@ -328,6 +338,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return nil
 		}
 		r.lastRun.Store(time.Now().UnixMilli())
+		r.sweepUnowned()
 		err := r.step(ctx)
 		if err == nil {
 			backoff = 0
@@ -626,5 +637,49 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
 		k.l.Warn("kafka: "+msg, kv...)
 	default:
 		k.l.Debug("kafka: "+msg, kv...)
+	}
+}
+
+// sweepUnowned deletes the local state of partitions this instance has not
+// owned for State.DropUnownedAfter (checked at most once a minute). At the
+// first sweep, local states of partitions not owned are found by probing the
+// meta key of every input partition.
+func (r *Runner) sweepUnowned() {
+	after := time.Duration(r.cfg.State.DropUnownedAfter)
+	if after <= 0 || time.Since(r.lastSweep) < time.Minute {
+		return
+	}
+	first := r.lastSweep.IsZero()
+	r.lastSweep = time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if first {
+		for p := int32(0); p < r.partitions; p++ {
+			if _, owned := r.tasks[p]; owned {
+				continue
+			}
+			if _, ok := r.unowned[p]; ok {
+				continue
+			}
+			if _, have, err := r.env.store.loadMeta(partitionPrefix(r.cfg.Topics.Transactions, p)); err == nil && have {
+				r.unowned[p] = time.Now()
+			}
+		}
+	}
+	for p, since := range r.unowned {
+		if _, owned := r.tasks[p]; owned {
+			delete(r.unowned, p)
+			continue
+		}
+		if time.Since(since) < after {
+			continue
+		}
+		if err := r.env.store.dropPartition(partitionPrefix(r.cfg.Topics.Transactions, p)); err != nil {
+			r.log.Error("drop state of an unowned partition", "partition", p, "err", err)
+			continue
+		}
+		delete(r.unowned, p)
+		r.env.metrics.StateDropped.Inc()
+		r.log.Info("dropped local state of a partition owned elsewhere", "partition", p, "unowned_for", time.Since(since).Round(time.Second))
 	}
 }

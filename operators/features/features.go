@@ -12,7 +12,6 @@
 package features
 
 import (
-	"hash/fnv"
 	"math"
 
 	"github.com/fraudstream/fraudstream/operators/windows"
@@ -98,13 +97,17 @@ func Hash(s string) uint64 {
 	if s == "" {
 		return 0
 	}
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(s))
-	v := h.Sum64()
-	if v == 0 {
-		v = 1
+	// FNV-1a, 64-bit (hash/fnv's constants), inline so that it does not
+	// allocate.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
 	}
-	return v
+	if h == 0 {
+		h = 1
+	}
+	return h
 }
 
 // Event converts a transaction to the windows operator's event.
