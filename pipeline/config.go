@@ -102,6 +102,17 @@ type Config struct {
 	Validation Validation      `yaml:"validation"`
 	Metrics    MetricsEndpoint `yaml:"metrics"`
 	Batch      Batch           `yaml:"batch"`
+	Labels     LabelsConfig    `yaml:"labels"`
+}
+
+// LabelsConfig configures the label join.
+type LabelsConfig struct {
+	// Horizon: decisions are kept this long (event time) waiting for a
+	// label; waiting labels this long for their decision. Default 120d.
+	Horizon Duration `yaml:"horizon"`
+	// PresumeLegit emits an outcome with is_fraud=false for a decision
+	// without a label at the horizon. Default false (only counted).
+	PresumeLegit bool `yaml:"presume_legit"`
 }
 
 // Topics names the topics.
@@ -111,6 +122,7 @@ type Topics struct {
 	Decisions    string `yaml:"decisions"`    // output, key card_id
 	DLQ          string `yaml:"dlq"`          // output: original bytes + reason headers
 	Changelog    string `yaml:"changelog"`    // state changelog, compacted, co-partitioned
+	Outcomes     string `yaml:"outcomes"`     // output: decisions joined with their labels
 }
 
 // Registry configures the Confluent schema registry client.
@@ -198,7 +210,7 @@ func DefaultConfig() Config {
 		Brokers: []string{"127.0.0.1:9092"},
 		Group:   "fraudstream",
 		Topics: Topics{Transactions: "transactions", Labels: "labels", Decisions: "decisions",
-			DLQ: "transactions.dlq", Changelog: "fraudstream-state-changelog"},
+			DLQ: "transactions.dlq", Changelog: "fraudstream-state-changelog", Outcomes: "outcomes"},
 		CreateTopics:      &t,
 		ReplicationFactor: -1,
 		Format:            schemas.FormatConfluent,
@@ -210,6 +222,7 @@ func DefaultConfig() Config {
 		Validation:        Validation{MaxFutureSkew: Duration(5 * time.Minute)},
 		Metrics:           MetricsEndpoint{Addr: "127.0.0.1:9100"},
 		Batch:             Batch{MaxRecords: 20_000},
+		Labels:            LabelsConfig{Horizon: Duration(120 * 24 * time.Hour)},
 	}
 }
 
@@ -295,7 +308,7 @@ func (c *Config) Validate() error {
 	}
 	seen := map[string]string{}
 	for name, t := range map[string]string{"transactions": c.Topics.Transactions, "labels": c.Topics.Labels,
-		"decisions": c.Topics.Decisions, "dlq": c.Topics.DLQ, "changelog": c.Topics.Changelog} {
+		"decisions": c.Topics.Decisions, "dlq": c.Topics.DLQ, "changelog": c.Topics.Changelog, "outcomes": c.Topics.Outcomes} {
 		if t == "" {
 			continue
 		}
@@ -321,6 +334,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Windows.AllowedLateness < 0 {
 		bad("windows.allowed_lateness: must be >= 0, got %s", c.Windows.AllowedLateness)
+	}
+	if c.Topics.Labels != "" && c.Topics.Outcomes == "" {
+		bad("topics.outcomes: required when topics.labels is set (joined outcomes are written there)")
+	}
+	if c.Labels.Horizon <= 0 {
+		bad("labels.horizon: must be > 0, got %s", c.Labels.Horizon)
 	}
 	if c.Batch.MaxRecords < 1 || c.Batch.MaxRecords > 1_000_000 {
 		bad("batch.max_records: %d outside [1, 1000000]", c.Batch.MaxRecords)

@@ -38,6 +38,8 @@ type testWorld struct {
 	// sent are the decodable transactions in the order produced, with
 	// their record timestamps (for the offline replay).
 	sent []sentTx
+	// labels produced, by transaction id
+	labels map[string]schemas.Label
 }
 
 type sentTx struct {
@@ -69,7 +71,7 @@ func newTestWorld(t testing.TB, partitions int32, cards int, days int) *testWorl
 	}
 	t.Cleanup(func() { reg.Close() })
 	w := &testWorld{t: t, brokers: c.ListenAddrs(), registry: url, valid: map[string]schemas.Transaction{},
-		bad: map[string]string{}, badValues: map[string][]byte{}}
+		bad: map[string]string{}, badValues: map[string][]byte{}, labels: map[string]schemas.Label{}}
 
 	p, err := NewEventProducer(ctx, ProducerConfig{Brokers: w.brokers, TransactionsTopic: "transactions",
 		LabelsTopic: "labels", Format: schemas.FormatConfluent, RegistryURL: url})
@@ -88,6 +90,7 @@ func newTestWorld(t testing.TB, partitions int32, cards int, days int) *testWorl
 	for gen.Next(&it) {
 		if it.Kind != synth.KindTransaction {
 			_ = p.Label(ctx, &it.Label, it.ArrivalMillis)
+			w.labels[it.Label.TransactionID] = it.Label
 			continue
 		}
 		i++
@@ -150,6 +153,7 @@ func (w *testWorld) config(name string) Config {
 	cfg.Topics.Decisions = "decisions-" + name
 	cfg.Topics.DLQ = "dlq-" + name
 	cfg.Topics.Changelog = "changelog-" + name
+	cfg.Topics.Outcomes = "outcomes-" + name
 	cfg.State.Dir = w.t.TempDir()
 	cfg.Model.Dir = testModel
 	cfg.Metrics.Addr = ""
@@ -308,6 +312,44 @@ func TestEndToEndExactlyOneDecisionAndDeterminism(t *testing.T) {
 		}
 	}
 	t.Logf("actions %v, dlq reasons %v", actions, reasons)
+
+	// Label join: every label of a decided transaction gives exactly one
+	// outcome carrying the decision, the label and weight 1/propensity.
+	ocodec, err := schemas.NewCodec[schemas.Outcome](schemas.OutcomeFile, schemas.FormatConfluent, "", registryLookup(w.registry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]schemas.Outcome{}
+	for _, r := range w.readAll(cfgA.Topics.Outcomes) {
+		var o schemas.Outcome
+		if err := ocodec.Decode(context.Background(), r.Value, &o); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := outcomes[o.TransactionID]; dup {
+			t.Fatalf("two outcomes for %s", o.TransactionID)
+		}
+		outcomes[o.TransactionID] = o
+	}
+	wantOutcomes := 0
+	for id, l := range w.labels {
+		d, decided := decA[id]
+		if !decided {
+			continue
+		}
+		wantOutcomes++
+		o, ok := outcomes[id]
+		if !ok {
+			t.Fatalf("label of %s has no outcome", id)
+		}
+		if o.IsFraud != l.IsFraud || o.LabelTime != l.LabelTime || o.Score != d.Score || o.Action != d.Action ||
+			o.Propensity != d.Propensity || o.Weight != 1/d.Propensity || o.LabelDelayMs != l.LabelTime-d.EventTime || o.Kind != "label" {
+			t.Fatalf("outcome %+v for decision %+v and label %+v", o, d, l)
+		}
+	}
+	if wantOutcomes == 0 || len(outcomes) != wantOutcomes {
+		t.Fatalf("%d outcomes, want %d", len(outcomes), wantOutcomes)
+	}
+	t.Logf("%d labels joined into outcomes", len(outcomes))
 
 	// Run B: tiny batches, stopped halfway and restarted with its state
 	// directory deleted (so the second half restores from the changelog).

@@ -15,6 +15,7 @@ import (
 	"github.com/fraudstream/fraudstream/models"
 	"github.com/fraudstream/fraudstream/operators/decide"
 	"github.com/fraudstream/fraudstream/operators/features"
+	"github.com/fraudstream/fraudstream/operators/labeljoin"
 	"github.com/fraudstream/fraudstream/operators/validate"
 	"github.com/fraudstream/fraudstream/operators/windows"
 	"github.com/fraudstream/fraudstream/schemas"
@@ -72,6 +73,9 @@ type Env struct {
 	cfg          *Config
 	transactions *schemas.Codec[schemas.Transaction]
 	decisions    *schemas.Codec[schemas.Decision]
+	labels       *schemas.Codec[schemas.Label]   // nil without a labels topic
+	outcomes     *schemas.Codec[schemas.Outcome] // nil without a labels topic
+	joinCfg      labeljoin.Config
 	rules        validate.Rules
 	windows      windows.Config
 	serving      atomic.Pointer[Serving]
@@ -88,9 +92,51 @@ func (c *Config) WindowsConfig() windows.Config {
 	return windows.Config{WindowsMillis: features.WindowsMillis, AllowedLatenessMillis: c.Windows.AllowedLateness.Millis()}
 }
 
-// newCodecs builds the transaction and decision codecs for the configured
-// wire format, registering the decision schema with the registry.
-func newCodecs(ctx context.Context, cfg *Config) (*schemas.Codec[schemas.Transaction], *schemas.Codec[schemas.Decision], error) {
+// newCodecs builds the codecs for the configured wire format, registering
+// the output schemas with the registry.
+func newCodecs(ctx context.Context, cfg *Config, env *Env) error {
+	tx, dec, err := newMainCodecs(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	env.transactions, env.decisions = tx, dec
+	if cfg.Topics.Labels == "" {
+		return nil
+	}
+	var lookup schemas.SchemaLookup
+	if cfg.Format == schemas.FormatConfluent {
+		lookup = registryLookup(cfg.Registry.URL)
+	}
+	writer := ""
+	if cfg.Format == schemas.FormatAvro && cfg.WriterSchemas.Label != "" {
+		b, err := os.ReadFile(cfg.WriterSchemas.Label)
+		if err != nil {
+			return fmt.Errorf("writer_schemas.label: %w", err)
+		}
+		writer = string(b)
+	}
+	if env.labels, err = schemas.NewCodec[schemas.Label](schemas.LabelFile, cfg.Format, writer, lookup); err != nil {
+		return err
+	}
+	if env.outcomes, err = schemas.NewCodec[schemas.Outcome](schemas.OutcomeFile, cfg.Format, "", lookup); err != nil {
+		return err
+	}
+	if cfg.Format == schemas.FormatConfluent {
+		reg, err := sr.NewClient(sr.URLs(cfg.Registry.URL), sr.HTTPClient(&http.Client{Timeout: 10 * time.Second}))
+		if err != nil {
+			return err
+		}
+		id, err := RegisterSchema(ctx, reg, cfg.Topics.Outcomes+"-value", schemas.OutcomeFile)
+		if err != nil {
+			return err
+		}
+		env.outcomes.SetSchemaID(id)
+	}
+	env.joinCfg = labeljoin.Config{HorizonMillis: cfg.Labels.Horizon.Millis(), PresumeLegit: cfg.Labels.PresumeLegit}
+	return nil
+}
+
+func newMainCodecs(ctx context.Context, cfg *Config) (*schemas.Codec[schemas.Transaction], *schemas.Codec[schemas.Decision], error) {
 	var lookup schemas.SchemaLookup
 	var reg *sr.Client
 	if cfg.Format == schemas.FormatConfluent {

@@ -35,6 +35,10 @@ type Metrics struct {
 	Restoring         prometheus.Gauge         // partitions restoring now
 	RestoreSeconds    prometheus.Histogram     //
 	StateDropped      prometheus.Counter       // partitions' state dropped after the grace period
+	Labels            *prometheus.CounterVec   // result
+	Outcomes          *prometheus.CounterVec   // kind
+	DecisionsExpired  *prometheus.CounterVec   // presumed
+	LabelDelay        prometheus.Histogram     //
 	ModelReloads      *prometheus.CounterVec   // result: ok, rejected
 	ModelReloadFailed prometheus.Gauge         //
 }
@@ -92,6 +96,15 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}),
 		StateDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudstream_state_partitions_dropped_total", Help: "Local partition states deleted after the grace period without ownership."}),
+		Labels: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudstream_labels_total", Help: "Labels by fate: joined, duplicate, contradicting, waiting, expired_unmatched, malformed."}, []string{"result"}),
+		Outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudstream_outcomes_total", Help: "Outcomes (decisions joined with labels) written, by kind."}, []string{"kind"}),
+		DecisionsExpired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudstream_decisions_expired_total", Help: "Decisions that reached the label horizon without a label, by whether an outcome presumed them legit."}, []string{"presumed"}),
+		LabelDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fraudstream_label_delay_seconds", Help: "Label time minus event time of joined labels.",
+			Buckets: []float64{3600, 6 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 45 * 86400, 60 * 86400, 90 * 86400, 120 * 86400}}),
 		ModelReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fraudstream_model_reloads_total", Help: "Model bundle reload attempts, by result (ok, rejected)."}, []string{"result"}),
 		ModelReloadFailed: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -100,7 +113,8 @@ func NewMetrics() *Metrics {
 	r.MustRegister(m.RecordsConsumed, m.Decisions, m.Explored, m.DLQ, m.LateEvents, m.ProcessingLatency,
 		m.EndToEndLatency, m.Scores, m.BatchRecords, m.TxnCommitted, m.TxnAborted, m.CardsCached, m.CardLoads,
 		m.PartitionsOwned, m.Rebalances, m.ModelInfo, m.ModelReloads, m.ModelReloadFailed,
-		m.Restores, m.RestoreRecords, m.Restoring, m.RestoreSeconds, m.StateDropped)
+		m.Restores, m.RestoreRecords, m.Restoring, m.RestoreSeconds, m.StateDropped,
+		m.Labels, m.Outcomes, m.DecisionsExpired, m.LabelDelay)
 	// Pre-create the bounded label values so that dashboards and alerts
 	// see zeros, not absent series.
 	for _, a := range []string{schemas.ActionApprove, schemas.ActionDecline, schemas.ActionReview} {
@@ -108,6 +122,12 @@ func NewMetrics() *Metrics {
 	}
 	for _, r := range validate.AllReasons {
 		m.DLQ.WithLabelValues(r)
+	}
+	for _, k := range []string{"joined", "duplicate", "contradicting", "waiting", "expired_unmatched", "malformed"} {
+		m.Labels.WithLabelValues(k)
+	}
+	for _, k := range []string{"label", "correction", "presumed_legit"} {
+		m.Outcomes.WithLabelValues(k)
 	}
 	for _, k := range []string{"ok", "rejected"} {
 		m.ModelReloads.WithLabelValues(k)

@@ -21,22 +21,29 @@ import (
 // offset the local state already includes (or from the start when there is
 // no usable local state) to the changelog's end.
 func (r *Runner) restore(ctx context.Context, t *partitionTask) error {
-	committed := int64(-1)
-	if offs, ok := r.sess.Client().CommittedOffsets()[t.topic]; ok {
-		if eo, ok := offs[t.partition]; ok {
-			committed = eo.Offset
+	committedOf := func(topic string) int64 {
+		if offs, ok := r.sess.Client().CommittedOffsets()[topic]; ok {
+			if eo, ok := offs[t.partition]; ok {
+				return eo.Offset
+			}
 		}
+		return -1
+	}
+	committed := committedOf(t.topic)
+	committedLabels := int64(-1)
+	if r.cfg.Topics.Labels != "" {
+		committedLabels = committedOf(r.cfg.Topics.Labels)
 	}
 	meta, have, err := r.env.store.loadMeta(t.pfx)
 	if err != nil {
 		return err
 	}
-	if have && meta.InputNext == committed {
-		t.next, t.changelogNext, t.restored = committed, meta.ChangelogNext, true
+	if have && meta.InputNext == committed && meta.LabelsNext == committedLabels {
+		t.next, t.changelogNext, t.labelsNext, t.restored = committed, meta.ChangelogNext, committedLabels, true
 		return nil
 	}
 	from := int64(0)
-	if have && meta.ChangelogNext >= 0 && meta.InputNext < committed {
+	if have && meta.ChangelogNext >= 0 && meta.InputNext <= committed && meta.LabelsNext <= committedLabels {
 		from = meta.ChangelogNext // local state is a prefix: catch up
 	} else if err := r.env.store.dropPartition(t.pfx); err != nil {
 		return err
@@ -53,7 +60,7 @@ func (r *Runner) restore(ctx context.Context, t *partitionTask) error {
 	m.Restores.Inc()
 	m.RestoreSeconds.Observe(time.Since(start).Seconds())
 	b := r.env.store.newBatch()
-	if err := b.Set(metaKey(t.pfx), partitionMeta{InputNext: max(committed, 0), ChangelogNext: end}.encode(), nil); err != nil {
+	if err := b.Set(metaKey(t.pfx), partitionMeta{InputNext: max(committed, 0), ChangelogNext: end, LabelsNext: committedLabels}.encode(), nil); err != nil {
 		b.Close()
 		return err
 	}
@@ -61,7 +68,7 @@ func (r *Runner) restore(ctx context.Context, t *partitionTask) error {
 		return err
 	}
 	clear(t.cards)
-	t.next, t.changelogNext, t.restored = max(committed, 0), end, true
+	t.next, t.changelogNext, t.labelsNext, t.restored = max(committed, 0), end, committedLabels, true
 	el := time.Since(start)
 	r.log.Info("restored partition state from changelog", "partition", t.partition, "from_offset", from,
 		"to_offset", end, "records", n, "seconds", el.Seconds(), "records_per_second", float64(n)/max(el.Seconds(), 1e-9),

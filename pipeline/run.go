@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,7 @@ type Progress struct {
 	Decline   atomic.Int64
 	Review    atomic.Int64
 	Explored  atomic.Int64
+	Outcomes  atomic.Int64
 	// Latency is poll → committed, per record.
 	Latency LatencyHistogram
 }
@@ -137,7 +139,7 @@ func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error)
 		r.adminCl.Close()
 		return nil, err
 	}
-	if env.transactions, env.decisions, err = newCodecs(ctx, &r.cfg); err != nil {
+	if err = newCodecs(ctx, &r.cfg, env); err != nil {
 		r.adminCl.Close()
 		return nil, err
 	}
@@ -147,7 +149,7 @@ func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error)
 	}
 	sessOpts := append(base,
 		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topics.Transactions),
+		kgo.ConsumeTopics(r.inputTopics()...),
 		kgo.TransactionalID(cfg.Group+"-"+cfg.InstanceID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
@@ -224,7 +226,7 @@ func (r *Runner) ensureTopics(ctx context.Context) error {
 	t := r.cfg.Topics
 	want := []string{t.Transactions, t.Decisions, t.DLQ, t.Changelog}
 	if t.Labels != "" {
-		want = append(want, t.Labels)
+		want = append(want, t.Labels, t.Outcomes)
 	}
 	details, err := r.admin.ListTopics(ctx, want...)
 	if err != nil {
@@ -255,7 +257,11 @@ func (r *Runner) ensureTopics(ctx context.Context) error {
 	if !create {
 		return nil
 	}
-	for _, name := range []string{t.Changelog, t.Decisions, t.DLQ} {
+	outputs := []string{t.Changelog, t.Decisions, t.DLQ}
+	if t.Labels != "" {
+		outputs = append(outputs, t.Outcomes)
+	}
+	for _, name := range outputs {
 		if d, ok := details[name]; ok && d.Err == nil {
 			continue
 		}
@@ -392,8 +398,9 @@ func (r *Runner) step(ctx context.Context) error {
 	// Group records by partition; each partition is one task, processed
 	// by one goroutine in offset order.
 	type work struct {
-		task *partitionTask
-		recs []*kgo.Record
+		task   *partitionTask
+		recs   []*kgo.Record // transactions, in offset order
+		labels []*kgo.Record // labels, in offset order
 	}
 	// One poll can hold several fetches of the same partition (buffered
 	// fetch responses): merge them, in offset order, so that each task is
@@ -412,18 +419,25 @@ func (r *Runner) step(ctx context.Context) error {
 			// processes these records.
 			return
 		}
-		if i, ok := index[fp.Partition]; ok {
-			works[i].recs = append(works[i].recs, fp.Records...)
-			return
+		i, ok := index[fp.Partition]
+		if !ok {
+			i = len(works)
+			index[fp.Partition] = i
+			works = append(works, work{task: t})
 		}
-		index[fp.Partition] = len(works)
-		works = append(works, work{t, fp.Records})
+		if fp.Topic == r.cfg.Topics.Labels {
+			works[i].labels = append(works[i].labels, fp.Records...)
+		} else {
+			works[i].recs = append(works[i].recs, fp.Records...)
+		}
 	})
 	r.mu.Unlock()
 	for _, w := range works {
-		for i := 1; i < len(w.recs); i++ {
-			if w.recs[i].Offset <= w.recs[i-1].Offset {
-				return fmt.Errorf("%w: partition %d: records out of offset order (%d after %d)", errFatal, w.task.partition, w.recs[i].Offset, w.recs[i-1].Offset)
+		for _, recs := range [][]*kgo.Record{w.recs, w.labels} {
+			for i := 1; i < len(recs); i++ {
+				if recs[i].Offset <= recs[i-1].Offset {
+					return fmt.Errorf("%w: partition %d: records out of offset order (%d after %d)", errFatal, w.task.partition, recs[i].Offset, recs[i-1].Offset)
+				}
 			}
 		}
 	}
@@ -458,13 +472,26 @@ func (r *Runner) step(ctx context.Context) error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			t := w.task
+			// Transactions first, then labels: within a batch the order
+			// between the two topics is fixed, so a replay joins alike.
 			for _, rec := range w.recs {
 				if err := t.process(ctx, rec); err != nil {
 					procErr.CompareAndSwap(nil, &err)
 					return
 				}
 			}
+			for _, rec := range w.labels {
+				t.stats.labels++
+				if err := t.processLabel(ctx, rec); err != nil {
+					procErr.CompareAndSwap(nil, &err)
+					return
+				}
+			}
 			t.appendChangelog()
+			if err := t.appendJoinChangelog(); err != nil {
+				procErr.CompareAndSwap(nil, &err)
+				return
+			}
 			changelog := r.cfg.Topics.Changelog
 			for _, rec := range t.out {
 				r.sess.Produce(ctx, rec, func(rec *kgo.Record, err error) {
@@ -589,6 +616,22 @@ func (r *Runner) publish(tasks []*partitionTask, pollTime, doneTime time.Time) {
 		for _, ms := range s.eventMs {
 			m.EndToEndLatency.Observe(doneTime.Sub(time.UnixMilli(ms)).Seconds())
 		}
+		if t.join != nil {
+			for k, n := range t.join.Counts {
+				m.Labels.WithLabelValues(k).Add(float64(n))
+			}
+			m.Labels.WithLabelValues("malformed").Add(float64(s.badLabels))
+			presumed := strconv.FormatBool(r.cfg.Labels.PresumeLegit)
+			m.DecisionsExpired.WithLabelValues(presumed).Add(float64(t.join.ExpiredDecisions))
+			for i := range s.outcomes {
+				o := &s.outcomes[i]
+				m.Outcomes.WithLabelValues(o.Kind).Inc()
+				if o.Kind == "label" {
+					m.LabelDelay.Observe(float64(o.DelayMillis) / 1000)
+				}
+			}
+			r.Progress.Outcomes.Add(int64(len(s.outcomes)))
+		}
 		t.evict(limit)
 		cached += len(t.cards)
 	}
@@ -682,4 +725,11 @@ func (r *Runner) sweepUnowned() {
 		r.env.metrics.StateDropped.Inc()
 		r.log.Info("dropped local state of a partition owned elsewhere", "partition", p, "unowned_for", time.Since(since).Round(time.Second))
 	}
+}
+
+func (r *Runner) inputTopics() []string {
+	if r.cfg.Topics.Labels != "" {
+		return []string{r.cfg.Topics.Transactions, r.cfg.Topics.Labels}
+	}
+	return []string{r.cfg.Topics.Transactions}
 }

@@ -70,23 +70,27 @@ type partitionMeta struct {
 	// ChangelogNext is the changelog offset after the last changelog record
 	// this state includes (-1: unknown, restore from the beginning).
 	ChangelogNext int64
+	// LabelsNext is the next labels-topic offset (-1: none processed).
+	LabelsNext int64
 }
 
-const metaVersion = 1
+const metaVersion = 2
 
 func (m partitionMeta) encode() []byte {
 	b := []byte{metaVersion}
 	b = binary.BigEndian.AppendUint64(b, uint64(m.InputNext))
-	return binary.BigEndian.AppendUint64(b, uint64(m.ChangelogNext))
+	b = binary.BigEndian.AppendUint64(b, uint64(m.ChangelogNext))
+	return binary.BigEndian.AppendUint64(b, uint64(m.LabelsNext))
 }
 
 func decodeMeta(b []byte) (partitionMeta, error) {
-	if len(b) != 17 || b[0] != metaVersion {
+	if len(b) != 25 || b[0] != metaVersion {
 		return partitionMeta{}, fmt.Errorf("partition meta: unknown format (%d bytes, version %d)", len(b), b[0])
 	}
 	return partitionMeta{
 		InputNext:     int64(binary.BigEndian.Uint64(b[1:9])),
 		ChangelogNext: int64(binary.BigEndian.Uint64(b[9:17])),
+		LabelsNext:    int64(binary.BigEndian.Uint64(b[17:25])),
 	}, nil
 }
 

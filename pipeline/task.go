@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fraudstream/fraudstream/operators/labeljoin"
 	"github.com/fraudstream/fraudstream/operators/validate"
 	"github.com/fraudstream/fraudstream/operators/windows"
 	"github.com/fraudstream/fraudstream/schemas"
@@ -49,10 +50,13 @@ type batchStats struct {
 	scores    []float64
 	eventMs   []int64 // event times, for end-to-end latency
 	loads     int
+	labels    int
+	badLabels int
+	outcomes  []labeljoin.Outcome
 }
 
 func (s *batchStats) reset() {
-	*s = batchStats{dlq: s.dlq, scores: s.scores[:0], eventMs: s.eventMs[:0]}
+	*s = batchStats{dlq: s.dlq, scores: s.scores[:0], eventMs: s.eventMs[:0], outcomes: s.outcomes[:0]}
 	for k := range s.dlq {
 		delete(s.dlq, k)
 	}
@@ -92,20 +96,32 @@ type partitionTask struct {
 	eval *Evaluator
 	// serving is the model of the current batch.
 	serving *Serving
-	ev      Evaluation
-	dec     schemas.Decision
-	enc     *schemas.Encoder[schemas.Decision]
-	key     []byte
+	// Label join (nil when no labels topic is configured).
+	join       *labeljoin.Joiner
+	kv         *joinKV
+	outEnc     *schemas.Encoder[schemas.Outcome]
+	labelsNext int64 // next labels-topic offset to process
+	watermark  int64 // newest transaction event time seen (ms)
+	ev         Evaluation
+	dec        schemas.Decision
+	enc        *schemas.Encoder[schemas.Decision]
+	key        []byte
 }
 
 func newPartitionTask(env *Env, topic string, partition int32) *partitionTask {
-	return &partitionTask{
+	t := &partitionTask{
 		env: env, topic: topic, partition: partition, pfx: partitionPrefix(topic, partition),
-		cards: make(map[string]*cardEntry), next: -1, changelogNext: -1,
+		cards: make(map[string]*cardEntry), next: -1, changelogNext: -1, labelsNext: -1,
 		stats: batchStats{dlq: map[string]int{}},
 		enc:   env.decisions.NewEncoder(),
 		eval:  NewEvaluator(env.windows),
 	}
+	if env.labels != nil {
+		t.kv = &joinKV{t: t, overlay: map[string][]byte{}}
+		t.join, _ = labeljoin.New(env.joinCfg, t.kv) // config validated at start
+		t.outEnc = env.outcomes.NewEncoder()
+	}
+	return t
 }
 
 // beginBatch resets per-batch buffers. Records handed out by the previous
@@ -118,6 +134,10 @@ func (t *partitionTask) beginBatch() {
 	t.serving = t.env.serving.Load()
 	t.recsN = 0
 	t.out = t.out[:0]
+	if t.join != nil {
+		clear(t.join.Counts)
+		t.join.ExpiredDecisions = 0
+	}
 	t.arena = t.arena[:0]
 	t.stats.reset()
 }
@@ -216,6 +236,9 @@ func (t *partitionTask) process(ctx context.Context, r *kgo.Record) error {
 	}
 	val := t.arena[start:len(t.arena):len(t.arena)]
 	t.emit(env.cfg.Topics.Decisions, 0, r.Key, val, time.UnixMilli(d.DecidedAt))
+	if err := t.recordDecision(d); err != nil {
+		return err
+	}
 	switch o.Action {
 	case schemas.ActionApprove:
 		t.stats.decisions[0]++
@@ -326,7 +349,10 @@ func (t *partitionTask) committed(b *pebble.Batch, changelogNext int64) error {
 	if changelogNext >= 0 {
 		t.changelogNext = changelogNext
 	}
-	return b.Set(metaKey(t.pfx), partitionMeta{InputNext: t.next, ChangelogNext: t.changelogNext}.encode(), nil)
+	if err := t.commitJoin(b); err != nil {
+		return err
+	}
+	return b.Set(metaKey(t.pfx), partitionMeta{InputNext: t.next, ChangelogNext: t.changelogNext, LabelsNext: t.labelsNext}.encode(), nil)
 }
 
 // aborted forgets the batch: changed cards are dropped from the cache (Pebble
@@ -337,7 +363,10 @@ func (t *partitionTask) aborted() {
 		delete(t.cards, c.id)
 	}
 	t.dirty = t.dirty[:0]
-	t.next = -1
+	t.next, t.labelsNext = -1, -1
+	if t.kv != nil {
+		t.kv.reset()
+	}
 }
 
 // evict drops least recently used clean cards until at most limit remain.

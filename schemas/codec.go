@@ -19,6 +19,7 @@ const (
 	TransactionFile = "transaction.avsc"
 	LabelFile       = "label.avsc"
 	DecisionFile    = "decision.avsc"
+	OutcomeFile     = "outcome.avsc"
 )
 
 // Text returns the embedded schema text of file (one of the *File constants).

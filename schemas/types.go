@@ -61,3 +61,24 @@ type Decision struct {
 	SourcePartition int32     `avro:"source_partition" json:"source_partition"`
 	SourceOffset    int64     `avro:"source_offset" json:"source_offset"`
 }
+
+// Outcome is a decision joined with its delayed label (topic value; key =
+// CardID). Weight = 1/Propensity.
+type Outcome struct {
+	TransactionID string  `avro:"transaction_id" json:"transaction_id"`
+	CardID        string  `avro:"card_id" json:"card_id"`
+	EventTime     int64   `avro:"event_time" json:"event_time"`
+	ModelVersion  string  `avro:"model_version" json:"model_version"`
+	Action        string  `avro:"action" json:"action"`
+	Score         float64 `avro:"score" json:"score"`
+	Threshold     float64 `avro:"threshold" json:"threshold"`
+	Flagged       bool    `avro:"flagged" json:"flagged"`
+	Explored      bool    `avro:"explored" json:"explored"`
+	Propensity    float64 `avro:"propensity" json:"propensity"`
+	IsFraud       bool    `avro:"is_fraud" json:"is_fraud"`
+	LabelTime     int64   `avro:"label_time" json:"label_time"`
+	LabelDelayMs  int64   `avro:"label_delay_ms" json:"label_delay_ms"`
+	LabelSource   string  `avro:"label_source" json:"label_source"`
+	Weight        float64 `avro:"weight" json:"weight"`
+	Kind          string  `avro:"kind" json:"kind"`
+}
