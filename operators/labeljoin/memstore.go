@@ -13,12 +13,18 @@ func NewMemStore() *MemStore {
 	return &MemStore{Decisions: map[string]Decision{}, Labels: map[string]Label{}}
 }
 
-func (m *MemStore) GetDecision(id string) (Decision, bool, error) { d, ok := m.Decisions[id]; return d, ok, nil }
-func (m *MemStore) PutDecision(d *Decision) error                 { m.Decisions[d.TransactionID] = *d; return nil }
-func (m *MemStore) DeleteDecision(d *Decision) error              { delete(m.Decisions, d.TransactionID); return nil }
-func (m *MemStore) GetLabel(id string) (Label, bool, error)       { l, ok := m.Labels[id]; return l, ok, nil }
-func (m *MemStore) PutLabel(l *Label) error                       { m.Labels[l.TransactionID] = *l; return nil }
-func (m *MemStore) DeleteLabel(l *Label) error                    { delete(m.Labels, l.TransactionID); return nil }
+func (m *MemStore) GetDecision(id string) (Decision, bool, error) {
+	d, ok := m.Decisions[id]
+	return d, ok, nil
+}
+func (m *MemStore) PutDecision(d *Decision) error { m.Decisions[d.TransactionID] = *d; return nil }
+func (m *MemStore) DeleteDecision(d *Decision) error {
+	delete(m.Decisions, d.TransactionID)
+	return nil
+}
+func (m *MemStore) GetLabel(id string) (Label, bool, error) { l, ok := m.Labels[id]; return l, ok, nil }
+func (m *MemStore) PutLabel(l *Label) error                 { m.Labels[l.TransactionID] = *l; return nil }
+func (m *MemStore) DeleteLabel(l *Label) error              { delete(m.Labels, l.TransactionID); return nil }
 
 // ExpiredDecisions visits decisions with EventTime < before, oldest first
 // (ties by id).
