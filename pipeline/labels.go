@@ -33,6 +33,28 @@ type joinKV struct {
 	t       *partitionTask
 	overlay map[string][]byte
 	key     []byte
+	// waiting holds the ids of waiting labels (few: labels rarely come
+	// before their decision), so that recording a decision does not cost a
+	// Pebble read to learn that no label waits for it. nil = not loaded;
+	// loaded from Pebble on first use and dropped when a batch aborts.
+	waiting map[string]struct{}
+}
+
+func (kv *joinKV) loadWaiting() error {
+	if kv.waiting != nil {
+		return nil
+	}
+	kv.waiting = map[string]struct{}{}
+	lo := append(bytes.Clone(kv.t.pfx), "L/"...)
+	it, err := kv.t.env.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		kv.waiting[string(it.Key()[len(lo):])] = struct{}{}
+	}
+	return it.Error()
 }
 
 var errStop = errors.New("stop")
@@ -90,6 +112,12 @@ func (kv *joinKV) DeleteDecision(d *labeljoin.Decision) error {
 }
 
 func (kv *joinKV) GetLabel(id string) (labeljoin.Label, bool, error) {
+	if err := kv.loadWaiting(); err != nil {
+		return labeljoin.Label{}, false, err
+	}
+	if _, ok := kv.waiting[id]; !ok {
+		return labeljoin.Label{}, false, nil
+	}
 	v, ok, err := kv.get("L/" + id)
 	if !ok || err != nil {
 		return labeljoin.Label{}, false, err
@@ -99,12 +127,19 @@ func (kv *joinKV) GetLabel(id string) (labeljoin.Label, bool, error) {
 }
 
 func (kv *joinKV) PutLabel(l *labeljoin.Label) error {
+	if err := kv.loadWaiting(); err != nil {
+		return err
+	}
+	kv.waiting[l.TransactionID] = struct{}{}
 	kv.set("L/"+l.TransactionID, labeljoin.AppendLabel(nil, l))
 	kv.set(timeKey("F/", l.LabelTime, l.TransactionID), indexValue)
 	return nil
 }
 
 func (kv *joinKV) DeleteLabel(l *labeljoin.Label) error {
+	if kv.waiting != nil {
+		delete(kv.waiting, l.TransactionID)
+	}
 	kv.del("L/" + l.TransactionID)
 	kv.del(timeKey("F/", l.LabelTime, l.TransactionID))
 	return nil

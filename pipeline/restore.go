@@ -68,6 +68,9 @@ func (r *Runner) restore(ctx context.Context, t *partitionTask) error {
 		return err
 	}
 	clear(t.cards)
+	if t.kv != nil {
+		t.kv.waiting = nil
+	}
 	t.next, t.changelogNext, t.labelsNext, t.restored = max(committed, 0), end, committedLabels, true
 	el := time.Since(start)
 	r.log.Info("restored partition state from changelog", "partition", t.partition, "from_offset", from,

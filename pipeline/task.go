@@ -366,6 +366,7 @@ func (t *partitionTask) aborted() {
 	t.next, t.labelsNext = -1, -1
 	if t.kv != nil {
 		t.kv.reset()
+		t.kv.waiting = nil // it saw the aborted batch's changes: reload
 	}
 }
 
