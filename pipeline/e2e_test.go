@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -350,6 +351,33 @@ func TestEndToEndExactlyOneDecisionAndDeterminism(t *testing.T) {
 		t.Fatalf("%d outcomes, want %d", len(outcomes), wantOutcomes)
 	}
 	t.Logf("%d labels joined into outcomes", len(outcomes))
+
+	// Monitoring: drift for every feature and the score, input null rates,
+	// naive and IPW performance of the model version, all promlint-clean.
+	rA.monitoring.export(true)
+	mfs, err := rA.Metrics().Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := map[string]int{}
+	for _, mf := range mfs {
+		series[mf.GetName()] = len(mf.GetMetric())
+	}
+	for name, want := range map[string]int{"fraudstream_feature_psi": 22, "fraudstream_feature_ks": 22,
+		"fraudstream_feature_null_rate": 22, "fraudstream_input_null_rate": 4, "fraudstream_score_psi": 1,
+		"fraudstream_score_mean_shift_sigmas": 1, "fraudstream_model_precision": 2, "fraudstream_model_recall": 2,
+		"fraudstream_label_coverage_ratio": 1, "fraudstream_labels_total": 6, "fraudstream_model_baseline_pr_auc": 1} {
+		if series[name] < want {
+			t.Errorf("metric %s has %d series, want >= %d", name, series[name], want)
+		}
+	}
+	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
 
 	// Run B: tiny batches, stopped halfway and restarted with its state
 	// directory deleted (so the second half restores from the changelog).

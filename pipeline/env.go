@@ -33,6 +33,7 @@ type Serving struct {
 	model   Scorer
 	policy  decide.Policy
 	version string
+	bundle  *models.Bundle // nil for test scorers
 }
 
 // Version is the serving model's version.
@@ -54,7 +55,7 @@ func NewServing(b *models.Bundle, dc DecisionConfig) (*Serving, error) {
 	if err := p.Compile(); err != nil {
 		return nil, fmt.Errorf("decision policy for model %s: %w", b.Version, err)
 	}
-	return &Serving{model: b, policy: p, version: b.Version}, nil
+	return &Serving{model: b, policy: p, version: b.Version, bundle: b}, nil
 }
 
 // LoadServing loads the bundle in dir and builds its Serving.

@@ -66,6 +66,8 @@ type Runner struct {
 	partitions int32
 	unowned    map[int32]time.Time
 	lastSweep  time.Time
+
+	monitoring *Monitoring
 }
 
 // Option configures a Runner.
@@ -126,11 +128,15 @@ func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error)
 		return nil, err
 	}
 	env.serving.Store(serving)
+	mon, err := NewMonitoring(env.metrics.Registry)
+	if err != nil {
+		return nil, err
+	}
+	r.monitoring = mon
 	env.metrics.ModelInfo.WithLabelValues(serving.version, features.SetVersion).Set(1)
 	r.env = env
 
 	base := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.WithLogger(kgoLogger{o.log})}, o.kgoOpts...)
-	var err error
 	if r.adminCl, err = kgo.NewClient(base...); err != nil {
 		return nil, fmt.Errorf("kafka client for %v: %w", cfg.Brokers, err)
 	}
@@ -632,6 +638,9 @@ func (r *Runner) publish(tasks []*partitionTask, pollTime, doneTime time.Time) {
 			}
 			r.Progress.Outcomes.Add(int64(len(s.outcomes)))
 		}
+		if len(s.scores) > 0 || len(s.outcomes) > 0 {
+			r.monitoring.observe(t.serving, s)
+		}
 		t.evict(limit)
 		cached += len(t.cards)
 	}
@@ -642,6 +651,7 @@ func (r *Runner) publish(tasks []*partitionTask, pollTime, doneTime time.Time) {
 	m.BatchRecords.Observe(float64(total))
 	m.TxnCommitted.Inc()
 	m.CardsCached.Set(float64(cached))
+	r.monitoring.export(false)
 }
 
 func (r *Runner) close() {

@@ -53,10 +53,17 @@ type batchStats struct {
 	labels    int
 	badLabels int
 	outcomes  []labeljoin.Outcome
+	// per decision, for monitoring: features (features.Count each), input
+	// nulls (monitor.InputFields() each), flagged, declined.
+	features []float64
+	nulls    []bool
+	flagged  []bool
+	declined []bool
 }
 
 func (s *batchStats) reset() {
-	*s = batchStats{dlq: s.dlq, scores: s.scores[:0], eventMs: s.eventMs[:0], outcomes: s.outcomes[:0]}
+	*s = batchStats{dlq: s.dlq, scores: s.scores[:0], eventMs: s.eventMs[:0], outcomes: s.outcomes[:0],
+		features: s.features[:0], nulls: s.nulls[:0], flagged: s.flagged[:0], declined: s.declined[:0]}
 	for k := range s.dlq {
 		delete(s.dlq, k)
 	}
@@ -252,6 +259,11 @@ func (t *partitionTask) process(ctx context.Context, r *kgo.Record) error {
 	}
 	t.stats.scores = append(t.stats.scores, score)
 	t.stats.eventMs = append(t.stats.eventMs, t.tx.EventTime)
+	t.stats.features = append(t.stats.features, t.ev.Features...)
+	// The order of monitor.InputFields(): country, device_id, ip, lat_lon.
+	t.stats.nulls = append(t.stats.nulls, t.tx.Country == nil, t.tx.DeviceID == nil, t.tx.IP == nil, t.tx.Lat == nil || t.tx.Lon == nil)
+	t.stats.flagged = append(t.stats.flagged, o.Flagged)
+	t.stats.declined = append(t.stats.declined, o.Action == schemas.ActionDecline)
 	return nil
 }
 
