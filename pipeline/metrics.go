@@ -35,6 +35,7 @@ type Metrics struct {
 	Restoring         prometheus.Gauge         // partitions restoring now
 	RestoreSeconds    prometheus.Histogram     //
 	StateDropped      prometheus.Counter       // partitions' state dropped after the grace period
+	ConsumerLag       *prometheus.GaugeVec     // partition
 	Labels            *prometheus.CounterVec   // result
 	Outcomes          *prometheus.CounterVec   // kind
 	DecisionsExpired  *prometheus.CounterVec   // presumed
@@ -96,6 +97,8 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}),
 		StateDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudstream_state_partitions_dropped_total", Help: "Local partition states deleted after the grace period without ownership."}),
+		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fraudstream_consumer_lag_records", Help: "Records of an input partition after the last one processed (high watermark minus position), as of the last fetch."}, []string{"topic", "partition"}),
 		Labels: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fraudstream_labels_total", Help: "Labels by fate: joined, duplicate, contradicting, waiting, expired_unmatched, malformed."}, []string{"result"}),
 		Outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -114,7 +117,7 @@ func NewMetrics() *Metrics {
 		m.EndToEndLatency, m.Scores, m.BatchRecords, m.TxnCommitted, m.TxnAborted, m.CardsCached, m.CardLoads,
 		m.PartitionsOwned, m.Rebalances, m.ModelInfo, m.ModelReloads, m.ModelReloadFailed,
 		m.Restores, m.RestoreRecords, m.Restoring, m.RestoreSeconds, m.StateDropped,
-		m.Labels, m.Outcomes, m.DecisionsExpired, m.LabelDelay)
+		m.Labels, m.Outcomes, m.DecisionsExpired, m.LabelDelay, m.ConsumerLag)
 	// Pre-create the bounded label values so that dashboards and alerts
 	// see zeros, not absent series.
 	for _, a := range []string{schemas.ActionApprove, schemas.ActionDecline, schemas.ActionReview} {

@@ -180,3 +180,42 @@ func setFinite(g prometheus.Gauge, v float64) {
 
 var _ = schemas.ActionDecline
 var _ labeljoin.Outcome
+
+// MonitorSummary is a terminal-sized digest of the monitoring figures.
+type MonitorSummary struct {
+	MaxPSI         float64 // largest feature PSI
+	MaxPSIFeature  string
+	ScorePSI       float64
+	IPWRecall      float64 // of the serving model version (NaN if unknown)
+	NaiveRecall    float64
+	IPWPrecision   float64
+	Outcomes       uint64
+	ServingVersion string
+}
+
+// Summary computes a MonitorSummary now.
+func (r *Runner) MonitorSummary() MonitorSummary {
+	mo := r.monitoring
+	mo.mu.Lock()
+	defer mo.mu.Unlock()
+	sum := MonitorSummary{MaxPSI: math.NaN(), ScorePSI: math.NaN(), IPWRecall: math.NaN(), NaiveRecall: math.NaN(),
+		IPWPrecision: math.NaN(), ServingVersion: mo.driftVersion}
+	if mo.drift != nil {
+		ds := mo.drift.Snapshot()
+		if ds.Events > 0 {
+			for _, f := range ds.Features {
+				if math.IsNaN(sum.MaxPSI) || f.PSI > sum.MaxPSI {
+					sum.MaxPSI, sum.MaxPSIFeature = f.PSI, f.Name
+				}
+			}
+			sum.ScorePSI = ds.Score.PSI
+		}
+	}
+	for _, v := range mo.perf.Snapshot().Versions {
+		sum.Outcomes += v.Outcomes
+		if v.ModelVersion == mo.driftVersion {
+			sum.IPWRecall, sum.NaiveRecall, sum.IPWPrecision = v.IPW.Recall, v.Naive.Recall, v.IPW.Precision
+		}
+	}
+	return sum
+}

@@ -53,7 +53,6 @@ func (r *Runner) restore(ctx context.Context, t *partitionTask) error {
 	m.Restoring.Inc()
 	n, end, err := r.replayChangelog(ctx, t, from)
 	m.Restoring.Dec()
-	m.RestoreRecords.Add(float64(n))
 	if err != nil {
 		return err
 	}
@@ -133,6 +132,10 @@ func (r *Runner) replayChangelog(ctx context.Context, t *partitionTask, from int
 			b.Close()
 			return n, pos, fmt.Errorf("read changelog: %w", ferr)
 		}
+		// Progress for /healthz and the restore metrics, per fetch (a
+		// restore can take minutes).
+		r.lastRun.Store(time.Now().UnixMilli())
+		before := n
 		fs.EachRecord(func(rec *kgo.Record) {
 			pos = rec.Offset + 1
 			if rec.Attrs.IsControl() {
@@ -146,6 +149,7 @@ func (r *Runner) replayChangelog(ctx context.Context, t *partitionTask, from int
 			}
 			n++
 		})
+		r.env.metrics.RestoreRecords.Add(float64(n - before))
 		if b.Len() > 16<<20 {
 			if err := r.env.store.commitBatch(b); err != nil {
 				return n, pos, err

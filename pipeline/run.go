@@ -412,6 +412,7 @@ func (r *Runner) step(ctx context.Context) error {
 	// fetch responses): merge them, in offset order, so that each task is
 	// run by exactly one goroutine.
 	var works []work
+	var lags []lagAt
 	index := map[int32]int{}
 	r.mu.Lock()
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -430,6 +431,9 @@ func (r *Runner) step(ctx context.Context) error {
 			i = len(works)
 			index[fp.Partition] = i
 			works = append(works, work{task: t})
+		}
+		if n := len(fp.Records); n > 0 {
+			lags = append(lags, lagAt{fp.Topic, fp.Partition, fp.HighWatermark - fp.Records[n-1].Offset - 1})
 		}
 		if fp.Topic == r.cfg.Topics.Labels {
 			works[i].labels = append(works[i].labels, fp.Records...)
@@ -563,6 +567,9 @@ func (r *Runner) step(ctx context.Context) error {
 	}
 	r.sess.AllowRebalance()
 	r.publish(works2tasks(works, func(w work) *partitionTask { return w.task }), pollTime, doneTime)
+	for _, l := range lags {
+		r.env.metrics.ConsumerLag.WithLabelValues(l.topic, strconv.Itoa(int(l.partition))).Set(float64(max(l.lag, 0)))
+	}
 	r.markReady()
 	return nil
 }
@@ -742,4 +749,10 @@ func (r *Runner) inputTopics() []string {
 		return []string{r.cfg.Topics.Transactions, r.cfg.Topics.Labels}
 	}
 	return []string{r.cfg.Topics.Transactions}
+}
+
+type lagAt struct {
+	topic     string
+	partition int32
+	lag       int64
 }

@@ -73,6 +73,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	modelDir := fs.String("model", "models/default", "model bundle directory")
 	logLevel := fs.String("log-level", "warn", "pipeline log level: debug, info, warn, error")
 	quiet := fs.Bool("quiet", false, "no live progress line")
+	drift := fs.Bool("drift", false, "inject a drift scenario 20 days (event time) into the run: amounts shift up 30% and a new fraud pattern takes over; watch PSI rise and the performance estimates fall")
 	traffic := fs.Bool("traffic", true, "produce synthetic traffic (false: only the broker, registry and pipeline, for your own producers)")
 	batchMax := fs.Int("batch-max-records", pipeline.DefaultConfig().Batch.MaxRecords, "input records per Kafka transaction (smaller: lower latency, more commits)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
@@ -166,7 +167,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			<-prodCtx.Done()
 			return
 		}
-		produced, lastEvent, prodErr = runSynthetic(prodCtx, producer, st, *cards, *rate, *badFraction)
+		produced, lastEvent, prodErr = runSynthetic(prodCtx, producer, st, *cards, *rate, *badFraction, *drift, stderr)
 	}()
 
 	// Live progress until the producer stops (duration or Ctrl-C).
@@ -282,13 +283,18 @@ func createTopics(ctx context.Context, brokers []string, partitions int32, topic
 // runSynthetic produces simulator traffic at rate transactions/s until ctx
 // ends, injecting bad records at badFraction. It returns the number of
 // transaction records produced (valid and bad) and the last event time.
-func runSynthetic(ctx context.Context, p *pipeline.EventProducer, st devState, cards int, rate, badFraction float64) (int64, int64, error) {
+func runSynthetic(ctx context.Context, p *pipeline.EventProducer, st devState, cards int, rate, badFraction float64, drift bool, stderr io.Writer) (int64, int64, error) {
 	sc := synth.DefaultConfig()
 	sc.Seed = st.Seed + int64(st.Runs)
 	sc.Cards = cards
 	sc.Unbounded = true
 	if st.NextStart > 0 {
 		sc.Start = time.UnixMilli(st.NextStart).UTC()
+	}
+	if drift {
+		sc.DriftAt = sc.Start.Add(20 * 24 * time.Hour)
+		fmt.Fprintf(stderr, "  drift:    from event time %s (about %.0fs in at %.0f tx/s)\n", sc.DriftAt.Format(time.RFC3339),
+			20*1.43*float64(cards)/max(rate, 1), rate)
 	}
 	gen, err := synth.New(sc)
 	if err != nil {
@@ -389,9 +395,10 @@ func progress(done <-chan struct{}, runErr <-chan error, r *pipeline.Runner, w i
 		now := time.Now()
 		rate := float64(n-lastN) / now.Sub(lastT).Seconds()
 		lastN, lastT = n, now
-		fmt.Fprintf(w, "\r%6.0fs  %7.0f ev/s  in=%d  approve=%d decline=%d review=%d explored=%d  dlq=%d  p99=%.1fms   ",
+		ms := r.MonitorSummary()
+		fmt.Fprintf(w, "\r%5.0fs %7.0f ev/s in=%d approve=%d decline=%d review=%d explored=%d dlq=%d p99=%.1fms | psi max %.2f (%s) score %.2f | outcomes %d recall ipw %.2f naive %.2f   ",
 			now.Sub(start).Seconds(), rate, n, p.Approve.Load(), p.Decline.Load(), p.Review.Load(), p.Explored.Load(),
-			p.DLQ.Load(), p.Latency.Quantile(0.99))
+			p.DLQ.Load(), p.Latency.Quantile(0.99), ms.MaxPSI, ms.MaxPSIFeature, ms.ScorePSI, ms.Outcomes, ms.IPWRecall, ms.NaiveRecall)
 	}
 }
 
