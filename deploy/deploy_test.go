@@ -820,3 +820,21 @@ func TestKubernetesStatefulSet(t *testing.T) {
 		t.Errorf("state.dir %q is not on the state volume mounted at %s", cfg.State.Dir, stateMount)
 	}
 }
+
+// knownMetrics must mirror what the pipeline really registers: every name
+// in it is registered by pipeline.MetricNames(), and every registered name
+// is in it (so rules and panels are checked against the live registry).
+func TestKnownMetricsAreTheRegistry(t *testing.T) {
+	live := map[string]bool{}
+	for _, n := range pipeline.MetricNames() {
+		live[n] = true
+		if _, ok := knownMetrics[n]; !ok {
+			t.Errorf("the pipeline registers %s, missing from knownMetrics", n)
+		}
+	}
+	for n := range knownMetrics {
+		if !live[n] {
+			t.Errorf("knownMetrics lists %s, which the pipeline does not register", n)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"sort"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -13,6 +16,8 @@ import (
 // DLQ reasons, topic names, model versions — never a card or transaction id.
 type Metrics struct {
 	Registry *prometheus.Registry
+	// collectors are the fraudstream collectors registered (MetricNames).
+	collectors []prometheus.Collector
 
 	RecordsConsumed   *prometheus.CounterVec   // topic
 	Decisions         *prometheus.CounterVec   // action
@@ -113,11 +118,12 @@ func NewMetrics() *Metrics {
 		ModelReloadFailed: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fraudstream_model_reload_failed", Help: "1 while the last model reload attempt was refused (the previous model keeps serving)."}),
 	}
-	r.MustRegister(m.RecordsConsumed, m.Decisions, m.Explored, m.DLQ, m.LateEvents, m.ProcessingLatency,
+	m.collectors = append(m.collectors, m.RecordsConsumed, m.Decisions, m.Explored, m.DLQ, m.LateEvents, m.ProcessingLatency,
 		m.EndToEndLatency, m.Scores, m.BatchRecords, m.TxnCommitted, m.TxnAborted, m.CardsCached, m.CardLoads,
 		m.PartitionsOwned, m.Rebalances, m.ModelInfo, m.ModelReloads, m.ModelReloadFailed,
 		m.Restores, m.RestoreRecords, m.Restoring, m.RestoreSeconds, m.StateDropped,
 		m.Labels, m.Outcomes, m.DecisionsExpired, m.LabelDelay, m.ConsumerLag)
+	r.MustRegister(m.collectors...)
 	// Pre-create the bounded label values so that dashboards and alerts
 	// see zeros, not absent series.
 	for _, a := range []string{schemas.ActionApprove, schemas.ActionDecline, schemas.ActionReview} {
@@ -139,4 +145,38 @@ func NewMetrics() *Metrics {
 		m.Rebalances.WithLabelValues(k)
 	}
 	return m
+}
+
+// MetricNames returns the name of every metric the pipeline registers
+// (including label-vector metrics that have no series yet), sorted: the
+// source of truth for alert rules and dashboards (deploy/deploy_test.go).
+func MetricNames() []string {
+	m := NewMetrics()
+	if _, err := NewMonitoring(m); err != nil {
+		panic(err)
+	}
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range m.collectors {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	seen := map[string]bool{}
+	for d := range ch {
+		// Desc exposes its name only through String: Desc{fqName: "x", ...}.
+		s := d.String()
+		if i := strings.Index(s, `fqName: "`); i >= 0 {
+			rest := s[i+len(`fqName: "`):]
+			if j := strings.IndexByte(rest, '"'); j > 0 && strings.HasPrefix(rest, "fraudstream_") {
+				seen[rest[:j]] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

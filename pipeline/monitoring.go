@@ -40,10 +40,13 @@ type monitorMetrics struct {
 	basePRAUC, baseRecall                          *prometheus.GaugeVec // model_version
 }
 
-func newMonitorMetrics(r *prometheus.Registry) *monitorMetrics {
+func newMonitorMetrics(r *prometheus.Registry, track *[]prometheus.Collector) *monitorMetrics {
 	g := func(name, help string, labels ...string) *prometheus.GaugeVec {
 		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 		r.MustRegister(v)
+		if track != nil {
+			*track = append(*track, v)
+		}
 		return v
 	}
 	return &monitorMetrics{
@@ -67,8 +70,8 @@ func newMonitorMetrics(r *prometheus.Registry) *monitorMetrics {
 	}
 }
 
-// NewMonitoring registers the monitoring gauges on reg.
-func NewMonitoring(reg *prometheus.Registry) (*Monitoring, error) {
+// NewMonitoring registers the monitoring gauges on m's registry.
+func NewMonitoring(m *Metrics) (*Monitoring, error) {
 	nulls, err := monitor.NewNullRates(monitor.InputFields(), monitor.CountWindow{})
 	if err != nil {
 		return nil, err
@@ -77,7 +80,7 @@ func NewMonitoring(reg *prometheus.Registry) (*Monitoring, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Monitoring{m: newMonitorMetrics(reg), nulls: nulls, perf: perf, refs: map[string]bool{}, ExportEvery: 5 * time.Second}, nil
+	return &Monitoring{m: newMonitorMetrics(m.Registry, &m.collectors), nulls: nulls, perf: perf, refs: map[string]bool{}, ExportEvery: 5 * time.Second}, nil
 }
 
 // serving switches drift monitoring to s's baselines (a new model).

@@ -128,7 +128,7 @@ func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error)
 		return nil, err
 	}
 	env.serving.Store(serving)
-	mon, err := NewMonitoring(env.metrics.Registry)
+	mon, err := NewMonitoring(env.metrics)
 	if err != nil {
 		return nil, err
 	}
