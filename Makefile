@@ -29,13 +29,13 @@ fmt:
 
 ## bench: per-operator ns/event and allocations, plus end-to-end events/s of dev
 bench: build
-	{ $(GO) test -run '^$$' -bench 'DecodeTransaction|EncodeDecision' -benchmem -count 5 ./schemas/ ; \
-	  $(GO) test -run '^$$' -bench 'ObserveInOrder$$|ObserveLate$$|AppendHead$$' -benchmem -count 5 ./operators/windows/ ; \
-	  $(GO) test -run '^$$' -bench . -benchmem -count 5 ./operators/features/ ./operators/decide/ ./models/ ; \
-	  $(GO) test -run '^$$' -bench PipelineThroughput -benchtime 1x -count 5 ./pipeline/ ; } | tee bench.txt
+	{ $(GO) test -run '^$$' -bench 'DecodeTransaction|EncodeDecision' -benchmem -count 6 ./schemas/ ; \
+	  $(GO) test -run '^$$' -bench 'ObserveInOrder$$|ObserveLate$$|AppendHead$$' -benchmem -count 6 ./operators/windows/ ; \
+	  $(GO) test -run '^$$' -bench . -benchmem -count 6 ./operators/features/ ./operators/decide/ ./models/ ; \
+	  $(GO) test -run '^$$' -bench PipelineThroughput -benchtime 1x -count 6 ./pipeline/ ; } | tee bench.txt
 	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da bench.txt
-	./$(BIN) dev --fresh --data-dir /tmp/fraudstream-bench --duration 20s --rate 0 --quiet --metrics-addr "" \
-		--port 0 --registry-port 0 --summary-json bench-dev.json
+	./$(BIN) dev --fresh --data-dir /tmp/fraudstream-bench --duration 10s --rate 0 --drain-timeout 5m --quiet \
+		--metrics-addr "" --port 0 --registry-port 0 --summary-json bench-dev.json
 	@cat bench-dev.json
 
 ## model: rebuild the shipped default model bundle from synthetic history (needs Python 3.11)

@@ -74,6 +74,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	logLevel := fs.String("log-level", "warn", "pipeline log level: debug, info, warn, error")
 	quiet := fs.Bool("quiet", false, "no live progress line")
 	drift := fs.Bool("drift", false, "inject a drift scenario 20 days (event time) into the run: amounts shift up 30% and a new fraud pattern takes over; watch PSI rise and the performance estimates fall")
+	drainTimeout := fs.Duration("drain-timeout", 60*time.Second, "after --duration, how long to wait for the pipeline to process what was produced")
 	traffic := fs.Bool("traffic", true, "produce synthetic traffic (false: only the broker, registry and pipeline, for your own producers)")
 	batchMax := fs.Int("batch-max-records", pipeline.DefaultConfig().Batch.MaxRecords, "input records per Kafka transaction (smaller: lower latency, more commits)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
@@ -186,7 +187,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Drain: wait until the pipeline has committed a decision or a dead
 	// letter for every produced transaction.
 	drained := false
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(*drainTimeout)
 	if ctx.Err() != nil {
 		deadline = time.Now().Add(10 * time.Second) // Ctrl-C: drain briefly
 	}
