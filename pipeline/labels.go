@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -30,9 +29,13 @@ import (
 // batch's uncommitted writes (an overlay; nil value = deleted). It
 // implements labeljoin.Store.
 type joinKV struct {
-	t       *partitionTask
-	overlay map[string][]byte
-	key     []byte
+	t *partitionTask
+	// writes are the batch's writes in first-write order (a key written
+	// twice keeps its first place and its last value): the processing order
+	// is deterministic, so the changelog order is too, without sorting.
+	writes []kvWrite
+	index  map[string]int
+	key    []byte
 	// waiting holds the ids of waiting labels (few: labels rarely come
 	// before their decision), so that recording a decision does not cost a
 	// Pebble read to learn that no label waits for it. nil = not loaded;
@@ -59,10 +62,27 @@ func (kv *joinKV) loadWaiting() error {
 
 var errStop = errors.New("stop")
 
-func (kv *joinKV) reset() { clear(kv.overlay) }
+type kvWrite struct {
+	k string
+	v []byte // nil = delete
+}
+
+func (kv *joinKV) reset() {
+	clear(kv.writes)
+	kv.writes = kv.writes[:0]
+	clear(kv.index)
+}
+
+// overlay returns the batch's write of k, if any.
+func (kv *joinKV) overlay(k string) ([]byte, bool) {
+	if i, ok := kv.index[k]; ok {
+		return kv.writes[i].v, true
+	}
+	return nil, false
+}
 
 func (kv *joinKV) get(k string) ([]byte, bool, error) {
-	if v, ok := kv.overlay[k]; ok {
+	if v, ok := kv.overlay(k); ok {
 		return v, v != nil, nil
 	}
 	kv.key = append(append(kv.key[:0], kv.t.pfx...), k...)
@@ -81,8 +101,16 @@ func (kv *joinKV) get(k string) ([]byte, bool, error) {
 // never be mistaken for a changelog tombstone.
 var indexValue = []byte{1}
 
-func (kv *joinKV) set(k string, v []byte) { kv.overlay[k] = v }
-func (kv *joinKV) del(k string)           { kv.overlay[k] = nil }
+func (kv *joinKV) set(k string, v []byte) {
+	if i, ok := kv.index[k]; ok {
+		kv.writes[i].v = v
+		return
+	}
+	kv.index[k] = len(kv.writes)
+	kv.writes = append(kv.writes, kvWrite{k, v})
+}
+
+func (kv *joinKV) del(k string) { kv.set(k, nil) }
 
 func timeKey(prefix string, ms int64, id string) string {
 	var b [8]byte
@@ -160,7 +188,7 @@ func (kv *joinKV) scanIndex(prefix string, before int64, max int, fn func(id str
 	n := 0
 	for it.First(); it.Valid() && n < max; it.Next() {
 		k := string(it.Key()[len(kv.t.pfx):])
-		if v, ok := kv.overlay[k]; ok && v == nil {
+		if v, ok := kv.overlay(k); ok && v == nil {
 			continue
 		}
 		n++
@@ -196,17 +224,6 @@ func (kv *joinKV) ExpiredLabels(before int64, max int, fn func(*labeljoin.Label)
 		}
 		return fn(&l)
 	})
-}
-
-// sortedWrites returns the batch's writes in key order (deterministic
-// changelog).
-func (kv *joinKV) sortedWrites() []string {
-	keys := make([]string, 0, len(kv.overlay))
-	for k := range kv.overlay {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // processLabel joins one label record.
@@ -264,9 +281,8 @@ func (t *partitionTask) appendJoinChangelog() error {
 		}
 	}
 	topic := t.env.cfg.Topics.Changelog
-	for _, k := range t.kv.sortedWrites() {
-		v := t.kv.overlay[k]
-		t.emit(topic, t.partition, t.copyBytes([]byte(k)), t.copyBytesNil(v), time.Time{})
+	for _, w := range t.kv.writes {
+		t.emit(topic, t.partition, t.copyBytes([]byte(w.k)), t.copyBytesNil(w.v), time.Time{})
 	}
 	return nil
 }
@@ -283,13 +299,13 @@ func (t *partitionTask) commitJoin(b *pebble.Batch) error {
 	if t.join == nil {
 		return nil
 	}
-	for k, v := range t.kv.overlay {
-		key := append(append(t.key[:0], t.pfx...), k...)
+	for _, w := range t.kv.writes {
+		key := append(append(t.key[:0], t.pfx...), w.k...)
 		var err error
-		if v == nil {
+		if w.v == nil {
 			err = b.Delete(key, nil)
 		} else {
-			err = b.Set(key, v, nil)
+			err = b.Set(key, w.v, nil)
 		}
 		if err != nil {
 			return err

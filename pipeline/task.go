@@ -124,7 +124,7 @@ func newPartitionTask(env *Env, topic string, partition int32) *partitionTask {
 		eval:  NewEvaluator(env.windows),
 	}
 	if env.labels != nil {
-		t.kv = &joinKV{t: t, overlay: map[string][]byte{}}
+		t.kv = &joinKV{t: t, index: map[string]int{}}
 		t.join, _ = labeljoin.New(env.joinCfg, t.kv) // config validated at start
 		t.outEnc = env.outcomes.NewEncoder()
 	}
