@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/fraudstream/fraudstream/pipeline"
@@ -16,13 +19,25 @@ import (
 
 func init() {
 	register("features", "features export: point-in-time feature rows (and labels) for training and backtests", cmdFeatures)
+	register("backtest", "replay history through a candidate model and score its decisions against the labels", cmdBacktest)
 }
 
 func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "export" {
-		return errors.New("usage: fraudstream features export [--input events.csv --labels labels.jsonl | --synthetic] --output features.csv")
+		return errors.New("usage: fraudstream features export [--input events.csv --labels labels.jsonl | --synthetic | --topic T] --output features.csv")
 	}
-	fs := flagSet("features export", stderr)
+	return replayHistory(ctx, "features export", args[1:], stdout, stderr, false)
+}
+
+func cmdBacktest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return replayHistory(ctx, "backtest", args, stdout, stderr, true)
+}
+
+// replayHistory runs features export (backtest=false) or backtest over one
+// history source: the same sources, the same operators, the same order.
+func replayHistory(ctx context.Context, name string, args []string, stdout, stderr io.Writer, backtest bool) error {
+	fs := flagSet(name, stderr)
+	asJSON := fs.Bool("json", false, "backtest: print the result as JSON")
 	input := fs.String("input", "", "transactions file (.csv or .jsonl, optionally .gz), in arrival order")
 	labels := fs.String("labels", "", "labels file (.csv or .jsonl)")
 	synthetic := fs.Bool("synthetic", false, "replay the simulator instead of a file (labels included)")
@@ -43,8 +58,11 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	registry := fs.String("registry", "", "with --topic: schema registry URL (default $FRAUDSTREAM_REGISTRY_URL or http://127.0.0.1:8081)")
 	warmup := fs.String("warmup", "97d", "with --topic and --from: start reading this long before --from so that the 90d windows are full (longest window + allowed lateness)")
 	configPath := fs.String("config", "", "pipeline config (validation rules, allowed lateness) — the same file `run` uses")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if backtest && *modelDir == "" {
+		return errors.New("backtest needs --model BUNDLE_DIR")
 	}
 	if n := btoi(*input != "") + btoi(*synthetic) + btoi(*topic != ""); n != 1 {
 		return errors.New("give exactly one source: --input FILE, --synthetic, or --topic TOPIC (with --brokers)")
@@ -140,7 +158,7 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		lr.Close()
 	}
 	var out io.Writer = stdout
-	if *output != "-" {
+	if !backtest && *output != "-" {
 		f, err := os.Create(*output)
 		if err != nil {
 			return err
@@ -148,17 +166,24 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		defer f.Close()
 		out = f
 	}
-	ex, err := pipeline.NewFeatureExporter(out, opts)
-	if err != nil {
-		return err
-	}
-	if *topic != "" {
-		skipped, err := pipeline.ReplayTransactions(ctx, replay, ex.Add)
-		if err != nil {
+	var add func(*schemas.Transaction, int64) error
+	var ex *pipeline.FeatureExporter
+	var bt *pipeline.Backtest
+	skipped := map[string]int64{}
+	if backtest {
+		if bt, err = pipeline.NewBacktest(opts.Serving, opts.Windows, opts.Rules, opts.Labels, opts.FromMillis); err != nil {
 			return err
 		}
-		for k, v := range skipped {
-			ex.Stats.Skipped[k] += v
+		add = bt.Add
+	} else {
+		if ex, err = pipeline.NewFeatureExporter(out, opts); err != nil {
+			return err
+		}
+		add = ex.Add
+	}
+	if *topic != "" {
+		if skipped, err = pipeline.ReplayTransactions(ctx, replay, add); err != nil {
+			return err
 		}
 	} else if *synthetic {
 		gen, err := synth.New(sc)
@@ -168,7 +193,7 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		var it synth.Item
 		for gen.Next(&it) {
 			if it.Kind == synth.KindTransaction {
-				if err := ex.Add(&it.Tx, it.ArrivalMillis); err != nil {
+				if err := add(&it.Tx, it.ArrivalMillis); err != nil {
 					return err
 				}
 			}
@@ -188,7 +213,7 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 			// A file has no record timestamps: the event time stands in,
 			// so the future-event check cannot fire.
-			if err := ex.Add(&tx, tx.EventTime); err != nil {
+			if err := add(&tx, tx.EventTime); err != nil {
 				return err
 			}
 			if ctx.Err() != nil {
@@ -196,12 +221,48 @@ func cmdFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 		}
 	}
+	if backtest {
+		r := bt.Finish()
+		for k, v := range skipped {
+			r.Skipped[k] += v
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(jsonSafe(r))
+		}
+		fmt.Fprintf(stdout, "backtest of %s (threshold %.4g, epsilon %.3g)\n", r.ModelVersion, r.Threshold, r.Epsilon)
+		fmt.Fprintf(stdout, "  transactions %d, frauds %d (%.3f%%), skipped %v\n", r.Transactions, r.Frauds, 100*float64(r.Frauds)/max(float64(r.Transactions), 1), r.Skipped)
+		fmt.Fprintf(stdout, "  flagged %d: declined %d, explored %d; review %d\n", r.Flagged, r.Declined, r.Explored, r.Review)
+		fmt.Fprintf(stdout, "  precision %.4f  recall %.4f  FPR %.5f  decline rate %.4f  frauds declined %.4f\n", r.Precision, r.Recall, r.FPR, r.DeclineRate, r.FraudsCaughtShare)
+		fmt.Fprintf(stdout, "  ROC-AUC %.4f  PR-AUC %.4f  recall@1%%FPR %.4f\n", r.ROCAUC, r.PRAUC, r.RecallAt1PctFPR)
+		return nil
+	}
 	if err := ex.Close(); err != nil {
 		return err
+	}
+	for k, v := range skipped {
+		ex.Stats.Skipped[k] += v
 	}
 	fmt.Fprintf(stderr, "features export: %d rows (%d labelled, %d fraud), skipped %v\n",
 		ex.Stats.Rows, ex.Stats.Labelled, ex.Stats.Frauds, ex.Stats.Skipped)
 	return nil
+}
+
+// jsonSafe replaces NaN figures (undefined ratios) by nil for JSON.
+func jsonSafe(r pipeline.BacktestResult) map[string]any {
+	b, _ := json.Marshal(struct{}{})
+	_ = b
+	out := map[string]any{}
+	v := reflect.ValueOf(r)
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		name := v.Type().Field(i).Name
+		if f.Kind() == reflect.Float64 && math.IsNaN(f.Float()) {
+			out[name] = nil
+			continue
+		}
+		out[name] = f.Interface()
+	}
+	return out
 }
 
 func btoi(b bool) int {
