@@ -188,6 +188,7 @@ var _ labeljoin.Outcome
 type MonitorSummary struct {
 	MaxPSI         float64 // largest feature PSI
 	MaxPSIFeature  string
+	AmountPSI      float64 // PSI of the amount feature
 	ScorePSI       float64
 	IPWRecall      float64 // of the serving model version (NaN if unknown)
 	NaiveRecall    float64
@@ -201,12 +202,15 @@ func (r *Runner) MonitorSummary() MonitorSummary {
 	mo := r.monitoring
 	mo.mu.Lock()
 	defer mo.mu.Unlock()
-	sum := MonitorSummary{MaxPSI: math.NaN(), ScorePSI: math.NaN(), IPWRecall: math.NaN(), NaiveRecall: math.NaN(),
+	sum := MonitorSummary{MaxPSI: math.NaN(), AmountPSI: math.NaN(), ScorePSI: math.NaN(), IPWRecall: math.NaN(), NaiveRecall: math.NaN(),
 		IPWPrecision: math.NaN(), ServingVersion: mo.driftVersion}
 	if mo.drift != nil {
 		ds := mo.drift.Snapshot()
 		if ds.Events > 0 {
 			for _, f := range ds.Features {
+				if f.Name == "amount" {
+					sum.AmountPSI = f.PSI
+				}
 				if math.IsNaN(sum.MaxPSI) || f.PSI > sum.MaxPSI {
 					sum.MaxPSI, sum.MaxPSIFeature = f.PSI, f.Name
 				}

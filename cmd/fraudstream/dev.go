@@ -73,7 +73,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	modelDir := fs.String("model", "models/default", "model bundle directory")
 	logLevel := fs.String("log-level", "warn", "pipeline log level: debug, info, warn, error")
 	quiet := fs.Bool("quiet", false, "no live progress line")
-	drift := fs.Bool("drift", false, "inject a drift scenario 20 days (event time) into the run: amounts shift up 30% and a new fraud pattern takes over; watch PSI rise and the performance estimates fall")
+	drift := fs.Bool("drift", false, "inject a drift scenario 20 days (event time) into the run: legitimate amounts double and a new fraud pattern takes over; watch PSI rise and the performance estimates fall")
 	drainTimeout := fs.Duration("drain-timeout", 60*time.Second, "after --duration, how long to wait for the pipeline to process what was produced")
 	traffic := fs.Bool("traffic", true, "produce synthetic traffic (false: only the broker, registry and pipeline, for your own producers)")
 	batchMax := fs.Int("batch-max-records", pipeline.DefaultConfig().Batch.MaxRecords, "input records per Kafka transaction (smaller: lower latency, more commits)")
@@ -397,9 +397,9 @@ func progress(done <-chan struct{}, runErr <-chan error, r *pipeline.Runner, w i
 		rate := float64(n-lastN) / now.Sub(lastT).Seconds()
 		lastN, lastT = n, now
 		ms := r.MonitorSummary()
-		fmt.Fprintf(w, "\r%5.0fs %7.0f ev/s in=%d approve=%d decline=%d review=%d explored=%d dlq=%d p99=%.1fms | psi max %.2f (%s) score %.2f | outcomes %d recall ipw %.2f naive %.2f   ",
+		fmt.Fprintf(w, "\r%5.0fs %7.0f ev/s in=%d approve=%d decline=%d review=%d explored=%d dlq=%d p99=%.1fms | psi amount %.2f max %.2f (%s) score %.2f | outcomes %d recall ipw %.2f naive %.2f   ",
 			now.Sub(start).Seconds(), rate, n, p.Approve.Load(), p.Decline.Load(), p.Review.Load(), p.Explored.Load(),
-			p.DLQ.Load(), p.Latency.Quantile(0.99), ms.MaxPSI, ms.MaxPSIFeature, ms.ScorePSI, ms.Outcomes, ms.IPWRecall, ms.NaiveRecall)
+			p.DLQ.Load(), p.Latency.Quantile(0.99), ms.AmountPSI, ms.MaxPSI, ms.MaxPSIFeature, ms.ScorePSI, ms.Outcomes, ms.IPWRecall, ms.NaiveRecall)
 	}
 }
 

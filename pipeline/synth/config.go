@@ -93,7 +93,7 @@ type Config struct {
 	Currencies []string
 
 	// DriftAt, when non-zero, is the event time after which a drift scenario
-	// runs: legitimate amounts are 30% higher and a new fraud pattern
+	// runs: legitimate amounts are twice as high and a new fraud pattern
 	// (PatternMimicry: card-typical amounts at new online merchants from a new
 	// device) makes up most of the fraud. Zero means no drift. It is a hook
 	// for monitoring tests, deliberately simple.

@@ -202,7 +202,7 @@ const (
 	msPerHour    = int64(3_600_000)
 	msPerDay     = 24 * msPerHour
 	msPerMinute  = int64(60_000)
-	driftFactor  = 1.3      // legit amounts after DriftAt
+	driftFactor  = 2.0      // legit amounts after DriftAt
 	tripsPerDay  = 1.0 / 30 // for trip-prone cards
 	maxFavs      = 12       // favourite merchants per card: 3–12
 )
