@@ -146,17 +146,7 @@ func newMainCodecs(ctx context.Context, cfg *Config) (*schemas.Codec[schemas.Tra
 		if err != nil {
 			return nil, nil, fmt.Errorf("schema registry client %s: %w", cfg.Registry.URL, err)
 		}
-		lookup = func(ctx context.Context, id int) (string, error) {
-			s, err := reg.SchemaByID(ctx, id)
-			if err != nil {
-				var re *sr.ResponseError
-				if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
-					return "", fmt.Errorf("%w: %v", schemas.ErrUnknownSchema, err)
-				}
-				return "", err
-			}
-			return s.Schema, nil
-		}
+		lookup = clientLookup(reg)
 	}
 	writer := ""
 	if cfg.Format == schemas.FormatAvro && cfg.WriterSchemas.Transaction != "" {
@@ -207,6 +197,12 @@ func registryLookup(url string) schemas.SchemaLookup {
 	if err != nil {
 		return func(context.Context, int) (string, error) { return "", err }
 	}
+	return clientLookup(reg)
+}
+
+// clientLookup is a SchemaLookup over a registry client: "not found" is
+// ErrUnknownSchema (the record goes to the DLQ), anything else is transient.
+func clientLookup(reg *sr.Client) schemas.SchemaLookup {
 	return func(ctx context.Context, id int) (string, error) {
 		s, err := reg.SchemaByID(ctx, id)
 		if err != nil {
