@@ -269,7 +269,10 @@ func (t *partitionTask) process(ctx context.Context, r *kgo.Record) error {
 
 func (t *partitionTask) deadLetter(r *kgo.Record, reason, detail string) {
 	t.stats.dlq[reason]++
-	dl := t.emit(t.env.cfg.Topics.DLQ, 0, r.Key, r.Value, r.Timestamp)
+	// The dead letter is timestamped now, not with the input record's time
+	// (kept in a header): a replayed or late input can be months old, and
+	// time-based retention would delete its dead letter at once.
+	dl := t.emit(t.env.cfg.Topics.DLQ, 0, r.Key, r.Value, t.env.now())
 	dl.Headers = []kgo.RecordHeader{
 		{Key: HeaderReason, Value: []byte(reason)},
 		{Key: HeaderDetail, Value: []byte(detail)},
