@@ -661,15 +661,25 @@ func (r *Runner) publish(tasks []*partitionTask, pollTime, doneTime time.Time) {
 	r.monitoring.export(false)
 }
 
+// closeTimeout bounds the graceful shutdown: end the open transaction,
+// leave the group, close Pebble. Kubernetes' termination grace period must
+// be longer (deploy/kubernetes uses 60 s).
+const closeTimeout = 20 * time.Second
+
 func (r *Runner) close() {
 	if r.sess != nil {
 		// End any open transaction (abort: its records are redone by the
-		// next owner) and leave the group promptly.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// next owner), allow the rebalance our leaving causes (with
+		// BlockRebalanceOnPoll, a poll that returned records holds
+		// rebalances until then), and leave the group within the bound.
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		_, _ = r.sess.End(ctx, kgo.TryAbort)
-		r.sess.Client().LeaveGroup()
-		r.sess.Close()
+		r.sess.AllowRebalance()
+		if err := r.sess.Client().LeaveGroupContext(ctx); err != nil {
+			r.log.Warn("leave group", "err", err)
+		}
 		cancel()
+		r.sess.CloseAllowingRebalance()
 	}
 	if r.adminCl != nil {
 		r.adminCl.Close()

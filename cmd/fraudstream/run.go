@@ -37,7 +37,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&cf.stateDir, "state-dir", "", "Pebble state directory")
 	fs.StringVar(&cf.modelDir, "model", "", "model bundle directory")
 	fs.StringVar(&cf.format, "format", "", "wire format: confluent or avro")
-	fs.StringVar(&cf.metricsAddr, "metrics-addr", "", "listen address of /metrics, /healthz, /readyz")
+	fs.StringVar(&cf.metricsAddr, "metrics-addr", "", "listen address of /metrics, /healthz, /readyz (\"off\" disables)")
 	fs.StringVar(&cf.logLevel, "log-level", "info", "debug, info, warn, error")
 	fs.StringVar(&cf.logFormat, "log-format", "text", "text or json")
 	modelPoll := fs.Duration("model-poll", 2*time.Second, "how often to check the model bundle directory for a new bundle (SIGHUP reloads at once; 0 = only SIGHUP)")
@@ -85,6 +85,9 @@ func (cf *configFlags) load() (pipeline.Config, error) {
 	}
 	if cf.format != "" {
 		cfg.Format = schemas.Format(cf.format)
+	}
+	if cf.metricsAddr == "off" {
+		cfg.Metrics.Addr = ""
 	}
 	return cfg, nil
 }
