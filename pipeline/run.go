@@ -663,23 +663,37 @@ func (r *Runner) publish(tasks []*partitionTask, pollTime, doneTime time.Time) {
 
 // closeTimeout bounds the graceful shutdown: end the open transaction,
 // leave the group, close Pebble. Kubernetes' termination grace period must
-// be longer (deploy/kubernetes uses 60 s).
-const closeTimeout = 20 * time.Second
+// be longer (deploy/kubernetes uses 60 s). A leave that cannot finish in
+// time is safe to abandon: the session times out and the open transaction
+// is aborted (or fenced by the successor), so nothing is lost or doubled.
+const closeTimeout = 5 * time.Second
 
 func (r *Runner) close() {
 	if r.sess != nil {
 		// End any open transaction (abort: its records are redone by the
 		// next owner), allow the rebalance our leaving causes (with
 		// BlockRebalanceOnPoll, a poll that returned records holds
-		// rebalances until then), and leave the group within the bound.
-		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-		_, _ = r.sess.End(ctx, kgo.TryAbort)
-		r.sess.AllowRebalance()
-		if err := r.sess.Client().LeaveGroupContext(ctx); err != nil {
-			r.log.Warn("leave group", "err", err)
+		// rebalances until then), and leave the group. franz-go's Close
+		// waits for an in-flight join of a pending rebalance, which can
+		// take the whole rebalance timeout; past closeTimeout we stop
+		// waiting: abandoning the session is safe (see closeTimeout).
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+			defer cancel()
+			_, _ = r.sess.End(ctx, kgo.TryAbort)
+			r.sess.AllowRebalance()
+			if err := r.sess.Client().LeaveGroupContext(ctx); err != nil {
+				r.log.Warn("leave group", "err", err)
+			}
+			r.sess.CloseAllowingRebalance()
+		}()
+		select {
+		case <-done:
+		case <-time.After(closeTimeout + time.Second):
+			r.log.Warn("Kafka client did not close in time; exiting without waiting for the group leave", "waited", closeTimeout+time.Second)
 		}
-		cancel()
-		r.sess.CloseAllowingRebalance()
 	}
 	if r.adminCl != nil {
 		r.adminCl.Close()
