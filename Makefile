@@ -61,7 +61,7 @@ parity: build $(MODELS_VENV)/.installed
 ## test-kafka: integration tests against real Apache Kafka (KRaft, Maven Central jars)
 test-kafka: build
 	./deploy/kafka/kafka.sh install
-	FRAUDSTREAM_REAL_KAFKA=1 $(GO) test -count=1 -timeout 30m -run 'RealKafka' ./pipeline/...
+	FRAUDSTREAM_REAL_KAFKA=1 $(GO) test -count=1 -timeout 40m -v ./pipeline/eostest/
 
 clean:
 	rm -rf bin data bench.txt bench-dev.json
