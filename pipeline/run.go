@@ -379,6 +379,11 @@ var errFatal = errors.New("fatal")
 
 // step runs one consume → process → produce → commit cycle.
 func (r *Runner) step(ctx context.Context) error {
+	// Whatever path the cycle takes (commit, abort, an error before the
+	// transaction began), it must end by allowing the rebalance that
+	// BlockRebalanceOnPoll holds while polled records are in hand:
+	// otherwise a revoke or loss waits forever and the member never rejoins.
+	defer r.sess.AllowRebalance()
 	pollStart := time.Now()
 	fetches := r.sess.PollRecords(ctx, r.cfg.Batch.MaxRecords)
 	pollTime := time.Now()
