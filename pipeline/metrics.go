@@ -37,6 +37,7 @@ type Metrics struct {
 	ModelInfo         *prometheus.GaugeVec     // model_version, feature_set
 	Restores          prometheus.Counter       // partitions restored from the changelog
 	RestoreRecords    prometheus.Counter       // changelog records applied
+	RestoreFailures   prometheus.Counter       // restores that failed (retried)
 	Restoring         prometheus.Gauge         // partitions restoring now
 	RestoreSeconds    prometheus.Histogram     //
 	StateDropped      prometheus.Counter       // partitions' state dropped after the grace period
@@ -95,6 +96,8 @@ func NewMetrics() *Metrics {
 			Name: "fraudstream_state_restores_total", Help: "Partitions whose state was restored from the changelog."}),
 		RestoreRecords: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudstream_state_restore_records_total", Help: "Changelog records applied to Pebble by restores."}),
+		RestoreFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudstream_state_restore_failures_total", Help: "Partition restores that failed and were retried."}),
 		Restoring: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fraudstream_state_restoring_partitions", Help: "Partitions restoring from the changelog right now."}),
 		RestoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -121,7 +124,7 @@ func NewMetrics() *Metrics {
 	m.collectors = append(m.collectors, m.RecordsConsumed, m.Decisions, m.Explored, m.DLQ, m.LateEvents, m.ProcessingLatency,
 		m.EndToEndLatency, m.Scores, m.BatchRecords, m.TxnCommitted, m.TxnAborted, m.CardsCached, m.CardLoads,
 		m.PartitionsOwned, m.Rebalances, m.ModelInfo, m.ModelReloads, m.ModelReloadFailed,
-		m.Restores, m.RestoreRecords, m.Restoring, m.RestoreSeconds, m.StateDropped,
+		m.Restores, m.RestoreRecords, m.RestoreFailures, m.Restoring, m.RestoreSeconds, m.StateDropped,
 		m.Labels, m.Outcomes, m.DecisionsExpired, m.LabelDelay, m.ConsumerLag)
 	r.MustRegister(m.collectors...)
 	// Pre-create the bounded label values so that dashboards and alerts

@@ -57,8 +57,10 @@ type Runner struct {
 	httpSrv  *http.Server
 	httpAddr string
 
-	// stepDelay slows the loop down (tests only).
-	stepDelay time.Duration
+	// stepDelay slows the loop down; restoreHook runs at the start of
+	// every restore (tests only).
+	stepDelay   time.Duration
+	restoreHook func(ctx context.Context, partition int32) error
 
 	// partitions is the input topic's partition count; unowned maps a
 	// partition with local state that this instance does not own to the
@@ -68,17 +70,30 @@ type Runner struct {
 	lastSweep  time.Time
 
 	monitoring *Monitoring
+
+	// parked holds tasks revoked by an eager rebalance, reused (with their
+	// warm card cache) if the partition comes straight back; restoring
+	// counts tasks not restored yet (readiness). Guarded by mu.
+	parked     map[int32]*partitionTask
+	restoring  atomic.Int32
+	restoreWG  sync.WaitGroup
+	restoreSem chan struct{}
+	// pollCancel interrupts the current poll (a restore finished, or
+	// partitions were assigned and need a restore started).
+	wakeMu     sync.Mutex
+	pollCancel context.CancelFunc
 }
 
 // Option configures a Runner.
 type Option func(*runnerOpts)
 
 type runnerOpts struct {
-	log       *slog.Logger
-	kgoOpts   []kgo.Opt
-	serving   *Serving
-	listener  net.Listener
-	stepDelay time.Duration
+	log         *slog.Logger
+	kgoOpts     []kgo.Opt
+	serving     *Serving
+	listener    net.Listener
+	stepDelay   time.Duration
+	restoreHook func(ctx context.Context, partition int32) error
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -118,7 +133,8 @@ func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error)
 			return nil, err
 		}
 	}
-	r := &Runner{cfg: cfg, log: o.log, tasks: map[int32]*partitionTask{}, stepDelay: o.stepDelay, unowned: map[int32]time.Time{}}
+	r := &Runner{cfg: cfg, log: o.log, tasks: map[int32]*partitionTask{}, stepDelay: o.stepDelay, restoreHook: o.restoreHook, unowned: map[int32]time.Time{},
+		parked: map[int32]*partitionTask{}, restoreSem: make(chan struct{}, restoreConcurrency)}
 	env := &Env{cfg: &r.cfg, rules: cfg.Rules(), windows: cfg.WindowsConfig(), metrics: NewMetrics(),
 		log: o.log, now: time.Now, emitFeatures: cfg.Decision.EmitFeatures == nil || *cfg.Decision.EmitFeatures}
 	if err := env.rules.Compile(); err != nil {
@@ -160,6 +176,13 @@ func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error)
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.BlockRebalanceOnPoll(),
+		// Partition p of every input topic goes to the same member (the
+		// task for p joins labels into p's decisions), sticky across
+		// rebalances and restarts; see balancer.go.
+		kgo.Balancers(newCopartitionBalancer(r.localPartitions)),
+		// A partition resumed after its restore is fetched at the next
+		// fetch: do not let an idle fetch hold it back for long.
+		kgo.FetchMaxWait(time.Second),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(changelogPartitioner{changelog: cfg.Topics.Changelog}),
 		kgo.OnPartitionsAssigned(r.onAssigned),
@@ -214,7 +237,7 @@ func (r *Runner) startHTTP(l net.Listener) error {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !r.ready.Load() {
+		if !r.Ready() {
 			http.Error(w, "not ready: joining the group or restoring state", http.StatusServiceUnavailable)
 			return
 		}
@@ -300,18 +323,60 @@ func (p changelogPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
 	return kgo.StickyKeyPartitioner(nil).ForTopic(topic)
 }
 
-func (r *Runner) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+// onAssigned creates (or takes back from parked) the task of every newly
+// assigned partition and pauses its fetches: the loop starts its restore,
+// in the background, and resumes it when the state is current.
+func (r *Runner) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var paused []int32
 	for _, p := range assigned[r.cfg.Topics.Transactions] {
 		delete(r.unowned, p)
-		if _, ok := r.tasks[p]; !ok {
-			r.tasks[p] = newPartitionTask(r.env, r.cfg.Topics.Transactions, p)
+		if _, ok := r.tasks[p]; ok {
+			continue
 		}
+		t, ok := r.parked[p]
+		if !ok {
+			t = newPartitionTask(r.env, r.cfg.Topics.Transactions, p)
+		}
+		t.restored, t.retryAt = false, time.Time{}
+		r.tasks[p] = t
+		paused = append(paused, p)
 	}
+	clear(r.parked) // not reassigned: their caches are not needed
+	if len(paused) > 0 {
+		// cl, not r.sess: the first assignment can come before
+		// NewGroupTransactSession has returned.
+		cl.PauseFetchPartitions(r.partitionsOf(paused))
+	}
+	r.ready.Store(true) // joined
+	r.updateRestoring()
 	r.env.metrics.Rebalances.WithLabelValues("assigned").Inc()
 	r.env.metrics.PartitionsOwned.Set(float64(len(r.tasks)))
-	r.log.Info("partitions assigned", "partitions", assigned[r.cfg.Topics.Transactions], "owned", len(r.tasks))
+	r.log.Info("partitions assigned", "partitions", assigned[r.cfg.Topics.Transactions], "owned", len(r.tasks), "to_restore", len(paused))
+	if len(paused) > 0 {
+		r.wake()
+	}
+}
+
+// partitionsOf maps input partitions to the fetch partitions of a task:
+// the same partition of every input topic.
+func (r *Runner) partitionsOf(parts []int32) map[string][]int32 {
+	m := map[string][]int32{}
+	for _, topic := range r.inputTopics() {
+		m[topic] = parts
+	}
+	return m
+}
+
+func (r *Runner) countRestoring() int {
+	n := 0
+	for _, t := range r.tasks {
+		if !t.restored {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *Runner) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
@@ -322,22 +387,92 @@ func (r *Runner) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 	r.dropTasks("lost", lost[r.cfg.Topics.Transactions])
 }
 
-// dropTasks forgets tasks of partitions this instance no longer owns. Their
-// Pebble state stays: it is checked against the committed offsets if the
-// partition comes back.
+// dropTasks forgets tasks of partitions this instance no longer owns. A
+// restore in flight is cancelled and waited for (it writes the partition's
+// keys, which a later restore here must find consistent). The task is
+// parked, in case the partition comes straight back (eager rebalances revoke
+// everything). Callbacks do not touch a task's batch state: the loop may
+// still be ending a transaction that used it (GroupTransactSession aborts
+// it, and the loop then forgets its changes). The Pebble state stays: it is
+// checked against the committed offsets if the partition comes back.
 func (r *Runner) dropTasks(kind string, parts []int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range parts {
 		if t, ok := r.tasks[p]; ok {
-			t.aborted() // callbacks run between batches: nothing is dirty
+			if t.job != nil {
+				t.job.cancel()
+				<-t.job.done
+				t.job = nil
+			}
+			t.restored = false
+			r.parked[p] = t
 			delete(r.tasks, p)
 		}
 		r.unowned[p] = time.Now()
 	}
+	r.updateRestoring()
 	r.env.metrics.Rebalances.WithLabelValues(kind).Inc()
 	r.env.metrics.PartitionsOwned.Set(float64(len(r.tasks)))
 	r.log.Info("partitions "+kind, "partitions", parts, "owned", len(r.tasks))
+}
+
+// wake interrupts the loop's current poll.
+func (r *Runner) wake() {
+	r.wakeMu.Lock()
+	defer r.wakeMu.Unlock()
+	if r.pollCancel != nil {
+		r.pollCancel()
+	}
+}
+
+// manageRestores, run by the loop before each poll, starts the restore of
+// every owned partition that needs one and applies finished restores:
+// their tasks take the restored offsets and the partitions are resumed.
+func (r *Runner) manageRestores(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var resume []int32
+	now := time.Now()
+	for p, t := range r.tasks {
+		if t.restored {
+			continue
+		}
+		if t.job == nil {
+			if now.After(t.retryAt) {
+				r.startRestore(ctx, t)
+			}
+			continue
+		}
+		select {
+		case <-t.job.done:
+		default:
+			continue
+		}
+		job := t.job
+		t.job = nil
+		if job.err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("restore failed; retrying", "partition", p, "err", job.err)
+				r.env.metrics.RestoreFailures.Inc()
+			}
+			t.retryAt = now.Add(time.Second)
+			continue
+		}
+		t.next, t.changelogNext, t.labelsNext = job.res.next, job.res.changelogNext, job.res.labelsNext
+		if job.res.replayed {
+			clear(t.cards)
+			if t.kv != nil {
+				t.kv.waiting = nil
+			}
+		}
+		t.restored = true
+		resume = append(resume, p)
+	}
+	if len(resume) > 0 {
+		r.sess.Client().ResumeFetchPartitions(r.partitionsOf(resume))
+	}
+	r.updateRestoring()
 }
 
 // Run processes until ctx is cancelled, then ends the open transaction,
@@ -384,27 +519,37 @@ func (r *Runner) step(ctx context.Context) error {
 	// BlockRebalanceOnPoll holds while polled records are in hand:
 	// otherwise a revoke or loss waits forever and the member never rejoins.
 	defer r.sess.AllowRebalance()
+	// The poll is interrupted when a restore finishes or partitions are
+	// assigned (wake), so that restores start and end without waiting for
+	// records of other partitions.
+	pollCtx, cancel := context.WithCancel(ctx)
+	r.wakeMu.Lock()
+	r.pollCancel = cancel
+	r.wakeMu.Unlock()
+	defer func() {
+		r.wakeMu.Lock()
+		r.pollCancel = nil
+		r.wakeMu.Unlock()
+		cancel()
+	}()
+	r.manageRestores(ctx)
 	pollStart := time.Now()
-	fetches := r.sess.PollRecords(ctx, r.cfg.Batch.MaxRecords)
+	fetches := r.sess.PollRecords(pollCtx, r.cfg.Batch.MaxRecords)
 	pollTime := time.Now()
 	if fetches.IsClientClosed() {
 		return fmt.Errorf("%w: kafka client closed", errFatal)
 	}
-	var fetchErr error
 	fetches.EachError(func(t string, p int32, err error) {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return
 		}
 		r.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-		fetchErr = err
 	})
 	if fetches.NumRecords() == 0 {
 		r.sess.AllowRebalance()
-		if fetchErr == nil {
-			r.markReady()
-		}
 		return nil
 	}
+	cancel() // the poll is over: a wake now has nothing to interrupt
 
 	// Group records by partition; each partition is one task, processed
 	// by one goroutine in offset order.
@@ -418,6 +563,7 @@ func (r *Runner) step(ctx context.Context) error {
 	// run by exactly one goroutine.
 	var works []work
 	var lags []lagAt
+	var unexpected error
 	index := map[int32]int{}
 	r.mu.Lock()
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
@@ -425,10 +571,13 @@ func (r *Runner) step(ctx context.Context) error {
 			return
 		}
 		t, ok := r.tasks[fp.Partition]
-		if !ok {
-			// Assigned callbacks run before fetches begin, so this
-			// means a revoke raced the poll: skip, the next owner
-			// processes these records.
+		if !ok || !t.restored {
+			// Rebalance callbacks run only between polls
+			// (BlockRebalanceOnPoll) and a partition is paused from
+			// its assignment until its restore ends, so this cannot
+			// happen; if it does, the batch must not commit
+			// past these records.
+			unexpected = fmt.Errorf("records of partition %s/%d that is not owned or not restored (owned %v)", fp.Topic, fp.Partition, ok)
 			return
 		}
 		i, ok := index[fp.Partition]
@@ -447,7 +596,15 @@ func (r *Runner) step(ctx context.Context) error {
 		}
 	})
 	r.mu.Unlock()
+	if unexpected != nil {
+		// Abort: the consumer rewinds to the committed offsets.
+		_, _ = r.sess.End(ctx, kgo.TryAbort)
+		return unexpected
+	}
 	for _, w := range works {
+		if len(w.recs) > 0 && w.recs[0].Offset < w.task.next {
+			return fmt.Errorf("%w: partition %d: record offset %d is before the restored state's offset %d", errFatal, w.task.partition, w.recs[0].Offset, w.task.next)
+		}
 		for _, recs := range [][]*kgo.Record{w.recs, w.labels} {
 			for i := 1; i < len(recs); i++ {
 				if recs[i].Offset <= recs[i-1].Offset {
@@ -462,12 +619,6 @@ func (r *Runner) step(ctx context.Context) error {
 		return fmt.Errorf("%w: begin transaction: %v", errFatal, err)
 	}
 	for _, w := range works {
-		if !w.task.restored {
-			if err := r.restore(ctx, w.task); err != nil {
-				_, _ = r.sess.End(ctx, kgo.TryAbort)
-				return fmt.Errorf("restore partition %d: %w", w.task.partition, err)
-			}
-		}
 		w.task.beginBatch()
 	}
 
@@ -527,6 +678,14 @@ func (r *Runner) step(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// Processing is over: let a pending rebalance go on while the
+	// transaction ends. A revoke or loss now makes End abort
+	// (GroupTransactSession), and the callbacks do not touch the tasks'
+	// batch state. Holding the rebalance through End would deadlock when
+	// the member was dropped from the group (a long GC or a frozen
+	// process): End waits for a heartbeat or the loss callback, and the
+	// group's manage loop waits for AllowRebalance before calling it.
+	r.sess.AllowRebalance()
 	procTime := time.Now()
 	flushErr := r.sess.Client().Flush(ctx)
 	flushTime := time.Now()
@@ -575,7 +734,6 @@ func (r *Runner) step(ctx context.Context) error {
 	for _, l := range lags {
 		r.env.metrics.ConsumerLag.WithLabelValues(l.topic, strconv.Itoa(int(l.partition))).Set(float64(max(l.lag, 0)))
 	}
-	r.markReady()
 	return nil
 }
 
@@ -587,10 +745,20 @@ func works2tasks[W any](ws []W, f func(W) *partitionTask) []*partitionTask {
 	return out
 }
 
-func (r *Runner) markReady() {
-	if !r.ready.Load() {
-		r.ready.Store(true)
-		r.log.Info("ready: group joined, state restored")
+// Ready reports what /readyz does: the group is joined (a first
+// assignment arrived) and every owned partition is restored.
+func (r *Runner) Ready() bool { return r.ready.Load() && r.restoring.Load() == 0 }
+
+// updateRestoring recounts the partitions not restored yet (caller holds
+// r.mu) and logs when the instance becomes ready or not ready.
+func (r *Runner) updateRestoring() {
+	was := r.Ready()
+	r.restoring.Store(int32(r.countRestoring()))
+	switch now := r.Ready(); {
+	case now && !was:
+		r.log.Info("ready: group joined, state restored", "partitions", len(r.tasks))
+	case !now && was:
+		r.log.Info("not ready: restoring partition state", "partitions", r.restoring.Load())
 	}
 }
 
@@ -700,6 +868,15 @@ func (r *Runner) close() {
 			r.log.Warn("Kafka client did not close in time; exiting without waiting for the group leave", "waited", closeTimeout+time.Second)
 		}
 	}
+	// Restores write Pebble: stop them before it closes.
+	r.mu.Lock()
+	for _, t := range r.tasks {
+		if t.job != nil {
+			t.job.cancel()
+		}
+	}
+	r.mu.Unlock()
+	r.restoreWG.Wait()
 	if r.adminCl != nil {
 		r.adminCl.Close()
 	}

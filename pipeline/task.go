@@ -87,7 +87,12 @@ type partitionTask struct {
 	// changelog offset after the last record included in Pebble.
 	next          int64
 	changelogNext int64
-	restored      bool
+	// restored is set once the partition's state is known to match the
+	// committed offsets; job is the restore in flight (both guarded by
+	// Runner.mu). retryAt delays a restore that failed.
+	restored bool
+	job      *restoreJob
+	retryAt  time.Time
 
 	stats batchStats
 	out   []*kgo.Record

@@ -1,0 +1,155 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestRestoreInBackground: a partition restoring from the changelog is
+// paused while the other partitions are processed; the instance is not
+// ready until the restore ends; then the partition resumes from exactly
+// the committed offset (no decision lost or doubled).
+func TestRestoreInBackground(t *testing.T) {
+	w := newTestWorld(t, 4, 150, 40)
+	cfg := w.config("bg")
+	cfg.Batch.MaxRecords = 200
+
+	// Run 1 commits about half the input, then stops.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r1, err := NewRunner(ctx, cfg, WithLogger(testLogger(t)), func(o *runnerOpts) { o.stepDelay = 5 * time.Millisecond })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx1, stop1 := context.WithCancel(ctx)
+	done1 := make(chan error, 1)
+	go func() { done1 <- r1.Run(ctx1) }()
+	waitFor(t, 60*time.Second, "run 1 to commit half the input", func() bool { return r1.Progress.EventsIn.Load() >= w.produced/2 })
+	stop1()
+	if err := <-done1; err != nil {
+		t.Fatal(err)
+	}
+	first := r1.Progress.EventsIn.Load()
+	if first >= w.produced {
+		t.Fatalf("run 1 committed all %d records; the test needs some left", first)
+	}
+	perPartition := func() map[int32]int {
+		n := map[int32]int{}
+		for _, rec := range w.readAll(cfg.Topics.Decisions) {
+			n[rec.Partition]++
+		}
+		return n
+	}
+	before := perPartition()
+	// Hold the restore of a partition that has input left.
+	held0 := int32(-1)
+	{
+		cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm := kadm.NewClient(cl)
+		ends, err := adm.ListEndOffsets(ctx, "transactions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		committed, err := adm.FetchOffsetsForTopics(ctx, cfg.Group, "transactions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		most := int64(0)
+		for p := int32(0); p < 4; p++ {
+			e, _ := ends.Lookup("transactions", p)
+			c, _ := committed.Lookup("transactions", p)
+			if left := e.Offset - max(c.At, 0); left > most {
+				held0, most = p, left
+			}
+		}
+		cl.Close()
+		t.Logf("run 1 committed %d of %d records; holding the restore of partition %d (%d records left)", first, w.produced, held0, most)
+	}
+
+	// Run 2 on an empty state directory: every partition restores from the
+	// changelog; partition held0's restore is held until released.
+	cfg.State.Dir = t.TempDir()
+	release := make(chan struct{})
+	held := make(chan struct{}, 1)
+	r2, err := NewRunner(ctx, cfg, WithLogger(testLogger(t)), func(o *runnerOpts) {
+		o.restoreHook = func(ctx context.Context, p int32) error {
+			if p != held0 {
+				return nil
+			}
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done2 := make(chan error, 1)
+	go func() { done2 <- r2.Run(ctx) }()
+	<-held
+	// The other partitions get through their backlog meanwhile.
+	waitFor(t, 60*time.Second, "the other partitions to be restored and processed while one restores", func() bool {
+		return r2.Progress.EventsIn.Load() > 0 && r2.restoring.Load() == 1
+	})
+	if r2.Ready() {
+		t.Error("instance ready while a partition is restoring")
+	}
+	during := perPartition()
+	if during[held0] != before[held0] {
+		t.Errorf("partition %d produced decisions while restoring: %d before, %d during", held0, before[held0], during[held0])
+	}
+	grew := false
+	for p := int32(0); p < 4; p++ {
+		grew = grew || (p != held0 && during[p] > before[p])
+	}
+	if !grew {
+		t.Errorf("no other partition made progress while partition %d restored: %v → %v", held0, before, during)
+	}
+
+	close(release)
+	waitFor(t, 60*time.Second, "all input committed after the restore", func() bool {
+		return first+r2.Progress.EventsIn.Load() >= w.produced
+	})
+	waitFor(t, 10*time.Second, "readiness after the restore", r2.Ready)
+	cancel()
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+	if got := first + r2.Progress.EventsIn.Load(); got != w.produced {
+		t.Errorf("committed %d records in the two runs, want %d", got, w.produced)
+	}
+	after := perPartition()
+	if after[held0] <= before[held0] {
+		t.Errorf("partition %d made no progress after its restore: %d → %d", held0, before[held0], after[held0])
+	}
+	dec := w.decisions(cfg.Topics.Decisions) // fails on a duplicate
+	dlq := w.readAll(cfg.Topics.DLQ)
+	if got := int64(len(dec) + len(dlq)); got != w.produced {
+		t.Errorf("%d decisions + %d dead letters != %d produced", len(dec), len(dlq), w.produced)
+	}
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timeout after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
