@@ -135,21 +135,33 @@ func (w *World) WaitDone(p *Pipeline, feed *Feed, stall time.Duration) time.Dura
 
 // WaitGroupStable waits until p's consumer group is Stable with exactly
 // one member per running instance: no crashed member is still awaiting its
-// session timeout and no rebalance is in flight (a graceful stop during a
-// rebalance has its own test, TestGracefulStopDuringRebalance).
+// session timeout and no rebalance is in flight. It fails the test, with a
+// goroutine dump of every instance, if that takes longer than timeout.
 func (w *World) WaitGroupStable(p *Pipeline, timeout time.Duration) {
+	w.T.Helper()
+	if state, members, want := w.GroupStable(p, timeout); state != "" {
+		st := w.status(p, progress{})
+		w.T.Fatalf("%s: group not stable after %v: state %s, %d members, %d instances running\n%s%s",
+			p.Name, timeout, state, members, want, st, dumpAll(p))
+	}
+}
+
+// GroupStable is WaitGroupStable without failing: it returns "" once the
+// group is stable, else (after timeout) the group's state, its number of
+// members and the number of running instances.
+func (w *World) GroupStable(p *Pipeline, timeout time.Duration) (state string, members, want int) {
 	w.T.Helper()
 	deadline := time.Now().Add(timeout)
 	start := time.Now()
 	for {
-		want := 0
+		want = 0
 		for _, in := range p.Instances() {
 			if in.Running() {
 				want++
 			}
 		}
 		dg, err := w.Admin.DescribeGroups(w.Ctx, p.Group)
-		state, members := "?", -1
+		state, members = "?", -1
 		if err == nil {
 			if g, ok := dg[p.Group]; ok && g.Err == nil {
 				state, members = g.State, len(g.Members)
@@ -161,12 +173,10 @@ func (w *World) WaitGroupStable(p *Pipeline, timeout time.Duration) {
 				ms = append(ms, m.MemberID+"@"+m.ClientHost)
 			}
 			w.logf("%s: group stable after %.1fs with members %v", p.Name, time.Since(start).Seconds(), ms)
-			return
+			return "", members, want
 		}
 		if time.Now().After(deadline) {
-			st := w.status(p, progress{})
-			w.T.Fatalf("%s: group not stable after %v: state %s, %d members, %d instances running\n%s%s",
-				p.Name, timeout, state, members, want, st, dumpAll(p))
+			return state, members, want
 		}
 		w.Sleep(p, 250*time.Millisecond)
 	}

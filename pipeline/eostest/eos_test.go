@@ -95,15 +95,15 @@ type timing struct {
 func timings() timing {
 	if realKafka() {
 		// A SIGKILLed member holds its partitions for the pipeline's 45 s
-		// session timeout (franz-go default) before the group moves on:
-		// the ten kills of the chaos test take ~8 minutes whatever the
-		// feed's pace.
-		return timing{chaosFeed: 240 * time.Second, feed: 60 * time.Second, stall: 4 * time.Minute, stop: 30 * time.Second}
+		// session timeout (franz-go default) before the group moves on,
+		// so ten kills, each after the group recovered from the previous
+		// one, take ~8 minutes: the input keeps arriving for longer.
+		return timing{chaosFeed: 500 * time.Second, feed: 60 * time.Second, stall: 4 * time.Minute, stop: 30 * time.Second}
 	}
 	if full() {
 		return timing{chaosFeed: 40 * time.Second, feed: 20 * time.Second, stall: time.Minute, stop: 30 * time.Second}
 	}
-	return timing{chaosFeed: 20 * time.Second, feed: 10 * time.Second, stall: time.Minute, stop: 30 * time.Second}
+	return timing{chaosFeed: 25 * time.Second, feed: 10 * time.Second, stall: time.Minute, stop: 30 * time.Second}
 }
 
 // newWorld starts the test's cluster (kfake, or real Kafka with
@@ -195,21 +195,33 @@ func TestChaosKill9(t *testing.T) {
 	start := time.Now()
 	feed := w.StartFeed(recs, tm.chaosFeed)
 	// Kill i is due when the group has committed about i/(kills+1) of
-	// the input (±40% of the spacing), then after a random delay: every
-	// kill lands mid-stream, while the group is processing, however long
-	// the previous kill stalled it.
+	// the input (±40% of the spacing) and at least a step more than when
+	// the previous victim was restarted (so that the group has recovered
+	// and is processing again), then after a random delay: every kill
+	// lands mid-stream, while the group is working, however long the
+	// previous kill stalled it.
+	step := float64(n) / float64(8*(kills+1))
+	var atRestart int64
 	for i := 1; i <= kills; i++ {
 		frac := (float64(i) + (rng.Float64()-0.5)*0.8) / float64(kills+1)
-		w.WaitProgress(p, n, frac, tm.stall)
+		frac = max(frac, (float64(atRestart)+step)/float64(n))
+		note := ""
+		if frac < 1 {
+			w.WaitProgress(p, n, frac, tm.stall)
+		} else {
+			note = " (all input committed already)"
+		}
 		w.Sleep(p, time.Duration(rng.Float64()*float64(500*time.Millisecond)))
 		victim := insts[rng.IntN(len(insts))]
 		pr, _ := w.progress(p)
 		owned := Owned(victim.LastLog())
 		victim.Kill()
-		t.Logf("kill %d/%d at %.1fs: %s (owned %d partitions %v), %d of %d records committed, feed at %d",
-			i, kills, time.Since(start).Seconds(), victim.Name, len(owned), owned, pr.sum, n, feed.Sent.Load())
+		t.Logf("kill %d/%d at %.1fs: %s (owned %d partitions %v), %d of %d records committed, feed at %d%s",
+			i, kills, time.Since(start).Seconds(), victim.Name, len(owned), owned, pr.sum, n, feed.Sent.Load(), note)
 		w.Sleep(p, 200*time.Millisecond+time.Duration(rng.Float64()*float64(1500*time.Millisecond)))
 		victim.Start()
+		pr, _ = w.progress(p)
+		atRestart = pr.sum
 	}
 	took := w.WaitDone(p, feed, tm.stall)
 	t.Logf("chaos: %d kills, all input committed %.1fs after the start (%.1fs after the last restart)",
@@ -358,6 +370,82 @@ func TestRestoreThroughput(t *testing.T) {
 	}
 	t.Logf("RESTORE: partition holding %d cards: %d changelog records (changelog %d→%d) in %.3fs = %.0f records/s (%.0f cards/s); restart to all committed %.1fs",
 		cards, r.Records, r.FromOffset, r.ToOffset, r.Seconds, r.PerSecond, float64(cards)/r.Seconds, time.Since(restart).Seconds())
+	finish(w, p, tm)
+}
+
+// TestZombiePause: an instance is frozen (SIGSTOP) while it works through a
+// backlog, until the group has dropped it (session timeout), and its
+// partitions have moved to the other instance; then it is woken up
+// (SIGCONT): a zombie in the middle of a batch, holding an open transaction
+// for partitions it no longer owns. Kafka must fence it (group generation in
+// TxnOffsetCommit, producer epoch), none of its work may get through, and the
+// woken instance must notice, rejoin the group and work again.
+func TestZombiePause(t *testing.T) {
+	ctx := testContext(t)
+	tm := timings()
+	w := newWorld(ctx, t, 1, 24, -1)
+	// A backlog big enough that the instances are still busy when one is
+	// frozen at 10% (kfake processes ~35,000 records/s).
+	n := size(200_000, 100_000)
+	recs := scenarioInput(w, n, 18)
+	p := w.NewPipeline("zombie")
+	a, b := p.Instance("a"), p.Instance("b")
+	a.Start()
+	b.Start()
+	w.WaitGroupStable(p, tm.stall)
+	// All input at once: both instances work through a backlog in big
+	// batches.
+	feed := w.StartFeed(recs, 0)
+	w.WaitProgress(p, n, 0.1, tm.stall)
+	// Freeze it while it is using CPU, i.e. inside a batch (between the
+	// poll that returned records and the commit), not in an idle poll.
+	if !a.WaitBusy(10 * time.Second) {
+		t.Log("a never looked busy; freezing it anyway")
+	}
+	owned := Owned(a.LastLog())
+	logLines := len(ReadLog(a.LastLog()))
+	a.Pause()
+	frozen := time.Now()
+	pr, _ := w.progress(p)
+	t.Logf("a frozen (SIGSTOP) owning %v, %d of %d records committed", owned, pr.sum, n)
+	// Wake it as soon as the group has dropped it (session timeout: kfake
+	// capped at 10 s, Kafka franz-go's 45 s), so that with kfake its open
+	// transaction (timeout capped at 15 s) is still alive: the zombie then
+	// tries to commit, rather than finding its transaction aborted.
+	for {
+		dg, err := w.Admin.DescribeGroups(ctx, p.Group)
+		if err == nil && dg[p.Group].State == "Stable" && len(dg[p.Group].Members) == 1 {
+			break
+		}
+		if time.Since(frozen) > tm.stall {
+			t.Fatalf("the group did not drop the frozen instance in %v", tm.stall)
+		}
+		w.Sleep(p, 100*time.Millisecond)
+	}
+	pr2, _ := w.progress(p)
+	t.Logf("group dropped a after %.1fs; meanwhile b committed %d records", time.Since(frozen).Seconds(), pr2.sum-pr.sum)
+	a.Resume()
+	woke := time.Now()
+	// The woken instance must notice it lost its partitions, abort, and
+	// rejoin; a live process that never comes back is a stuck instance.
+	// If it is stuck, dump its goroutines, restart it (as a liveness probe
+	// would) and go on: the exactly-once checks still apply.
+	if state, members, want := w.GroupStable(p, tm.stall); state != "" {
+		st := w.status(p, progress{})
+		a.Dump()
+		t.Errorf("a is STUCK: %v after waking it has not rejoined the group (state %s, %d members, %d instances running); "+
+			"goroutine dump (SIGQUIT) in %s\n%s", tm.stall, state, members, want, a.LastLog(), st)
+		a.Start()
+	} else {
+		t.Logf("a back in a stable group %.1fs after waking", time.Since(woke).Seconds())
+	}
+	t.Logf("a's log after waking:")
+	for _, e := range ReadLog(a.Logs()[0])[logLines:] {
+		if e.Msg() != "restored partition state from changelog" {
+			t.Logf("  a: %s %v", e.Msg(), e["err"])
+		}
+	}
+	w.WaitDone(p, feed, tm.stall)
 	finish(w, p, tm)
 }
 
