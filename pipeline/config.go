@@ -103,6 +103,24 @@ type Config struct {
 	Metrics    MetricsEndpoint `yaml:"metrics"`
 	Batch      Batch           `yaml:"batch"`
 	Labels     LabelsConfig    `yaml:"labels"`
+	Kafka      KafkaTimeouts   `yaml:"kafka"`
+}
+
+// KafkaTimeouts are the consumer group's and the producer's timeouts.
+type KafkaTimeouts struct {
+	// SessionTimeout: a member that sends no heartbeat for this long (a
+	// crash, a frozen process) is dropped and its partitions move. Shorter
+	// fails over faster; too short drops members during GC pauses or
+	// broker hiccups. Within the brokers' group.min/max.session.timeout.ms
+	// (6s to 30m by default). Default 45s.
+	SessionTimeout Duration `yaml:"session_timeout"`
+	// RebalanceTimeout: how long members may take to rejoin during a
+	// rebalance (finish the current batch). Default 60s.
+	RebalanceTimeout Duration `yaml:"rebalance_timeout"`
+	// TransactionTimeout: the broker aborts a transaction open this long
+	// (a crashed member's open batch). At most the brokers'
+	// transaction.max.timeout.ms (15m by default). Default 40s.
+	TransactionTimeout Duration `yaml:"transaction_timeout"`
 }
 
 // LabelsConfig configures the label join.
@@ -223,6 +241,8 @@ func DefaultConfig() Config {
 		Metrics:           MetricsEndpoint{Addr: "127.0.0.1:9100"},
 		Batch:             Batch{MaxRecords: 20_000},
 		Labels:            LabelsConfig{Horizon: Duration(120 * 24 * time.Hour)},
+		Kafka: KafkaTimeouts{SessionTimeout: Duration(45 * time.Second), RebalanceTimeout: Duration(60 * time.Second),
+			TransactionTimeout: Duration(40 * time.Second)},
 	}
 }
 
@@ -340,6 +360,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Labels.Horizon <= 0 {
 		bad("labels.horizon: must be > 0, got %s", c.Labels.Horizon)
+	}
+	k := c.Kafka
+	if k.SessionTimeout < Duration(time.Second) || k.SessionTimeout > Duration(30*time.Minute) {
+		bad("kafka.session_timeout: %s outside [1s, 30m] (brokers accept 6s to 30m by default)", k.SessionTimeout)
+	}
+	if k.RebalanceTimeout < Duration(time.Second) || k.RebalanceTimeout > Duration(30*time.Minute) {
+		bad("kafka.rebalance_timeout: %s outside [1s, 30m]", k.RebalanceTimeout)
+	}
+	if k.TransactionTimeout < Duration(time.Second) || k.TransactionTimeout > Duration(15*time.Minute) {
+		bad("kafka.transaction_timeout: %s outside [1s, 15m] (the brokers' transaction.max.timeout.ms is 15m by default)", k.TransactionTimeout)
 	}
 	if c.Batch.MaxRecords < 1 || c.Batch.MaxRecords > 1_000_000 {
 		bad("batch.max_records: %d outside [1, 1000000]", c.Batch.MaxRecords)

@@ -18,7 +18,7 @@ func TestExampleConfigIsTheDefault(t *testing.T) {
 	}
 	d := DefaultConfig()
 	if cfg.Group != d.Group || cfg.Topics != d.Topics || cfg.State != d.State || cfg.Windows != d.Windows ||
-		cfg.Batch != d.Batch || cfg.Metrics != d.Metrics || cfg.Format != d.Format {
+		cfg.Batch != d.Batch || cfg.Metrics != d.Metrics || cfg.Format != d.Format || cfg.Kafka != d.Kafka {
 		t.Fatalf("example config drifted from the defaults:\n%+v\n%+v", cfg, d)
 	}
 }
@@ -38,12 +38,13 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	if _, err := LoadConfig(write("windows:\n  allowed_lateness: 7 days\n")); err == nil || !strings.Contains(err.Error(), "7 days") {
 		t.Fatalf("bad duration: %v", err)
 	}
-	cfg, err := LoadConfig(write("format: json\nstate:\n  cache_cards: 5\nvalidation:\n  currencies: [euro]\nbatch:\n  max_records: 0\n"))
+	cfg, err := LoadConfig(write("format: json\nstate:\n  cache_cards: 5\nvalidation:\n  currencies: [euro]\nbatch:\n  max_records: 0\n" +
+		"kafka:\n  session_timeout: 0s\n  transaction_timeout: 1h\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = cfg.Validate()
-	for _, want := range []string{"format", "state.cache_cards", "validation.currencies", "batch.max_records"} {
+	for _, want := range []string{"format", "state.cache_cards", "validation.currencies", "batch.max_records", "kafka.session_timeout", "kafka.transaction_timeout"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s: %v", want, err)
 		}

@@ -189,11 +189,26 @@ func NewRunner(ctx context.Context, cfg Config, opts ...Option) (*Runner, error)
 		kgo.OnPartitionsRevoked(r.onRevoked),
 		kgo.OnPartitionsLost(r.onLost),
 		kgo.MaxBufferedRecords(200_000),
+		kgo.SessionTimeout(time.Duration(cfg.Kafka.SessionTimeout)),
+		kgo.RebalanceTimeout(time.Duration(cfg.Kafka.RebalanceTimeout)),
+		kgo.TransactionTimeout(time.Duration(cfg.Kafka.TransactionTimeout)),
 	)
+	sessOpts = append(sessOpts, o.kgoOpts...) // the caller's options win
 	if r.sess, err = kgo.NewGroupTransactSession(sessOpts...); err != nil {
 		r.close()
 		return nil, fmt.Errorf("kafka transactional session: %w", err)
 	}
+	// Initialise the transactional producer now rather than at the first
+	// batch: this fences a previous incarnation of this instance (same
+	// transactional id, e.g. killed with a transaction open) and aborts its
+	// open transaction, which would otherwise hold back every
+	// read_committed reader of the changelog, our restores first, until
+	// the transaction timeout.
+	pidCtx, pidCancel := context.WithTimeout(ctx, 30*time.Second)
+	if _, _, err := r.sess.Client().ProducerID(pidCtx); err != nil {
+		o.log.Warn("initialising the transactional producer failed; retried at the first batch", "err", err)
+	}
+	pidCancel()
 	if o.listener != nil || cfg.Metrics.Addr != "" {
 		if err := r.startHTTP(o.listener); err != nil {
 			r.close()
@@ -460,6 +475,7 @@ func (r *Runner) manageRestores(ctx context.Context) {
 			continue
 		}
 		t.next, t.changelogNext, t.labelsNext = job.res.next, job.res.changelogNext, job.res.labelsNext
+		t.watermark, t.watermarkCommitted = job.res.watermark, job.res.watermark
 		if job.res.replayed {
 			clear(t.cards)
 			if t.kv != nil {

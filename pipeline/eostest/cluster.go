@@ -29,12 +29,13 @@ type ClusterOpts struct {
 	Real bool
 	// SessionTimeout (kfake only), when > 0, caps the session timeout of
 	// every classic consumer-group member, and the rebalance timeout at 60%
-	// of it. The pipeline uses franz-go's defaults (45 s session, 60 s
-	// rebalance), so a SIGKILLed member blocks its partitions (and, in
-	// kfake, the whole rebalance) for up to a minute before the coordinator
-	// gives up on it; real Kafka cannot shorten that from the broker side,
-	// kfake can, which keeps the kfake variants of the crash tests fast. It
-	// changes when a dead member is declared dead, not what happens then.
+	// of it. The test pipelines ask for a 10 s session and franz-go's
+	// default 60 s rebalance timeout (proc.go), so a SIGKILLed member
+	// blocks its partitions (and, in kfake, the whole rebalance) for up to
+	// a minute before the coordinator gives up on it; real Kafka cannot
+	// shorten that from the broker side, kfake can, which keeps the kfake
+	// variants of the crash tests fast. It changes when a dead member is
+	// declared dead, not what happens then.
 	//
 	// The rebalance timeout must stay below the session timeout minus the
 	// heartbeat interval (3 s): kfake expires a member whose JoinGroup is

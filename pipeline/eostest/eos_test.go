@@ -94,11 +94,12 @@ type timing struct {
 
 func timings() timing {
 	if realKafka() {
-		// A SIGKILLed member holds its partitions for the pipeline's 45 s
-		// session timeout (franz-go default) before the group moves on,
-		// so ten kills, each after the group recovered from the previous
-		// one, take ~8 minutes: the input keeps arriving for longer.
-		return timing{chaosFeed: 500 * time.Second, feed: 60 * time.Second, stall: 4 * time.Minute, stop: 30 * time.Second}
+		// A SIGKILLed member holds its partitions for the session timeout
+		// (kafka.session_timeout, 10 s in these tests) before the group
+		// moves on; each kill waits for the group to recover from the
+		// previous one, so the input keeps arriving for longer than the
+		// ten kills take.
+		return timing{chaosFeed: 240 * time.Second, feed: 60 * time.Second, stall: 4 * time.Minute, stop: 30 * time.Second}
 	}
 	if full() {
 		return timing{chaosFeed: 40 * time.Second, feed: 20 * time.Second, stall: time.Minute, stop: 30 * time.Second}
