@@ -21,6 +21,7 @@ import (
 //	E/<event_time:8 BE>/<transaction_id>    → "" (expiry index of decisions)
 //	L/<transaction_id>                      → waiting label (labeljoin.AppendLabel)
 //	F/<label_time:8 BE>/<transaction_id>    → "" (expiry index of labels)
+//	W                                       → the partition's event-time watermark (8 BE)
 //
 // Like card state, these are written to the changelog in the batch's
 // transaction and to Pebble after it commits.
@@ -280,11 +281,36 @@ func (t *partitionTask) appendJoinChangelog() error {
 			return err
 		}
 	}
+	// The watermark drives expiry: it is state, and moves with the
+	// partition like the rest.
+	if t.watermark != t.watermarkCommitted {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(t.watermark))
+		t.kv.set(watermarkKey, b[:])
+	}
 	topic := t.env.cfg.Topics.Changelog
 	for _, w := range t.kv.writes {
 		t.emit(topic, t.partition, t.copyBytes([]byte(w.k)), t.copyBytesNil(w.v), time.Time{})
 	}
 	return nil
+}
+
+const watermarkKey = "W"
+
+// loadWatermark reads the partition's committed event-time watermark.
+func (s *Store) loadWatermark(pfx []byte) (int64, error) {
+	v, closer, err := s.db.Get(append(bytes.Clone(pfx), watermarkKey...))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read watermark: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("watermark: %d bytes, want 8", len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 func (t *partitionTask) copyBytesNil(b []byte) []byte {

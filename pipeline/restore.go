@@ -13,6 +13,7 @@ import (
 // partition's Pebble state reflects.
 type restoreResult struct {
 	next, changelogNext, labelsNext int64
+	watermark                       int64 // label-join event-time watermark
 	// replayed is set when changelog records were copied into Pebble: the
 	// task's card cache (if any) is then stale.
 	replayed bool
@@ -83,7 +84,8 @@ func (r *Runner) restore(ctx context.Context, t *partitionTask) (restoreResult, 
 		return restoreResult{}, err
 	}
 	if have && meta.InputNext == max(committed, 0) && meta.LabelsNext == committedLabels {
-		return restoreResult{next: meta.InputNext, changelogNext: meta.ChangelogNext, labelsNext: committedLabels}, nil
+		wm, err := r.env.store.loadWatermark(t.pfx)
+		return restoreResult{next: meta.InputNext, changelogNext: meta.ChangelogNext, labelsNext: committedLabels, watermark: wm}, err
 	}
 	from := int64(0)
 	if have && meta.ChangelogNext >= 0 && meta.InputNext <= committed && meta.LabelsNext <= committedLabels {
@@ -104,6 +106,9 @@ func (r *Runner) restore(ctx context.Context, t *partitionTask) (restoreResult, 
 	m.Restores.Inc()
 	m.RestoreSeconds.Observe(time.Since(start).Seconds())
 	res := restoreResult{next: max(committed, 0), changelogNext: end, labelsNext: committedLabels, replayed: true}
+	if res.watermark, err = r.env.store.loadWatermark(t.pfx); err != nil {
+		return restoreResult{}, err
+	}
 	b := r.env.store.newBatch()
 	if err := b.Set(metaKey(t.pfx), partitionMeta{InputNext: res.next, ChangelogNext: end, LabelsNext: committedLabels}.encode(), nil); err != nil {
 		b.Close()

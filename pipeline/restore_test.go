@@ -153,3 +153,46 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRestoreCarriesWatermark: the label join's event-time watermark (it
+// decides when decisions and labels expire) is state like the rest: an
+// instance restoring from the changelog on an empty disk gets the value the
+// previous owner committed.
+func TestRestoreCarriesWatermark(t *testing.T) {
+	w := newTestWorld(t, 2, 80, 20)
+	cfg := w.config("wm")
+	r1 := w.runUntil(cfg, w.produced)
+	want := map[int32]int64{}
+	for p, task := range r1.parked { // the stop revoked every partition
+		want[p] = task.watermarkCommitted
+	}
+	if len(want) != 2 || want[0] == 0 || want[1] == 0 {
+		t.Fatalf("watermarks after run 1: %v", want)
+	}
+
+	cfg.State.Dir = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r2, err := NewRunner(ctx, cfg, WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r2.Run(ctx) }()
+	waitFor(t, 30*time.Second, "run 2 to restore its partitions", func() bool {
+		r2.mu.Lock()
+		defer r2.mu.Unlock()
+		return r2.Ready() && len(r2.tasks) == 2
+	})
+	r2.mu.Lock()
+	for p, task := range r2.tasks {
+		if task.watermark != want[p] || task.watermarkCommitted != want[p] {
+			t.Errorf("partition %d: watermark %d/%d after the restore, want %d", p, task.watermark, task.watermarkCommitted, want[p])
+		}
+	}
+	r2.mu.Unlock()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

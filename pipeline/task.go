@@ -114,10 +114,12 @@ type partitionTask struct {
 	outEnc     *schemas.Encoder[schemas.Outcome]
 	labelsNext int64 // next labels-topic offset to process
 	watermark  int64 // newest transaction event time seen (ms)
-	ev         Evaluation
-	dec        schemas.Decision
-	enc        *schemas.Encoder[schemas.Decision]
-	key        []byte
+	// watermarkCommitted is the watermark as of the last committed batch.
+	watermarkCommitted int64
+	ev                 Evaluation
+	dec                schemas.Decision
+	enc                *schemas.Encoder[schemas.Decision]
+	key                []byte
 }
 
 func newPartitionTask(env *Env, topic string, partition int32) *partitionTask {
@@ -372,6 +374,7 @@ func (t *partitionTask) committed(b *pebble.Batch, changelogNext int64) error {
 	if err := t.commitJoin(b); err != nil {
 		return err
 	}
+	t.watermarkCommitted = t.watermark
 	return b.Set(metaKey(t.pfx), partitionMeta{InputNext: t.next, ChangelogNext: t.changelogNext, LabelsNext: t.labelsNext}.encode(), nil)
 }
 
@@ -384,6 +387,7 @@ func (t *partitionTask) aborted() {
 	}
 	t.dirty = t.dirty[:0]
 	t.next, t.labelsNext = -1, -1
+	t.watermark = t.watermarkCommitted
 	if t.kv != nil {
 		t.kv.reset()
 		t.kv.waiting = nil // it saw the aborted batch's changes: reload
