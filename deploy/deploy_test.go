@@ -57,34 +57,35 @@ var knownMetrics = map[string]string{
 	"fraudstream_rebalance_events_total":             "counter",   // kind
 	"fraudstream_model_info":                         "gauge",     // model_version, feature_set
 	// being added (monitoring, label join, lag, restore, reload)
-	"fraudstream_feature_psi":                  "gauge",     // feature
-	"fraudstream_feature_ks":                   "gauge",     // feature
-	"fraudstream_feature_ks_pvalue":            "gauge",     // feature
-	"fraudstream_feature_null_rate":            "gauge",     // feature
-	"fraudstream_input_null_rate":              "gauge",     // field
-	"fraudstream_score_psi":                    "gauge",     // model_version
-	"fraudstream_score_mean_shift_sigmas":      "gauge",     // model_version
-	"fraudstream_score_variance_ratio":         "gauge",     // model_version
-	"fraudstream_model_precision":              "gauge",     // model_version, estimator
-	"fraudstream_model_recall":                 "gauge",     // model_version, estimator
-	"fraudstream_model_false_positive_rate":    "gauge",     // model_version, estimator
-	"fraudstream_model_pr_auc":                 "gauge",     // model_version, estimator
-	"fraudstream_model_roc_auc":                "gauge",     // model_version, estimator
-	"fraudstream_model_baseline_pr_auc":        "gauge",     // model_version
-	"fraudstream_model_baseline_recall":        "gauge",     // model_version
-	"fraudstream_model_decline_rate":           "gauge",     // model_version
-	"fraudstream_label_delay_seconds":          "histogram", //
-	"fraudstream_label_coverage_ratio":         "gauge",     // model_version
-	"fraudstream_labels_total":                 "counter",   // result
-	"fraudstream_outcomes_total":               "counter",   //
-	"fraudstream_decisions_expired_total":      "counter",   // presumed
-	"fraudstream_consumer_lag_records":         "gauge",     // partition
-	"fraudstream_state_restores_total":         "counter",   //
-	"fraudstream_state_restore_records_total":  "counter",   //
-	"fraudstream_state_restore_failures_total": "counter",   //
-	"fraudstream_state_restoring_partitions":   "gauge",     //
-	"fraudstream_model_reloads_total":          "counter",   // result
-	"fraudstream_model_reload_failed":          "gauge",     //
+	"fraudstream_feature_psi":                     "gauge",     // feature
+	"fraudstream_feature_ks":                      "gauge",     // feature
+	"fraudstream_feature_ks_pvalue":               "gauge",     // feature
+	"fraudstream_feature_null_rate":               "gauge",     // feature
+	"fraudstream_input_null_rate":                 "gauge",     // field
+	"fraudstream_score_psi":                       "gauge",     // model_version
+	"fraudstream_score_mean_shift_sigmas":         "gauge",     // model_version
+	"fraudstream_score_variance_ratio":            "gauge",     // model_version
+	"fraudstream_model_precision":                 "gauge",     // model_version, estimator
+	"fraudstream_model_recall":                    "gauge",     // model_version, estimator
+	"fraudstream_model_false_positive_rate":       "gauge",     // model_version, estimator
+	"fraudstream_model_pr_auc":                    "gauge",     // model_version, estimator
+	"fraudstream_model_roc_auc":                   "gauge",     // model_version, estimator
+	"fraudstream_model_baseline_pr_auc":           "gauge",     // model_version
+	"fraudstream_model_baseline_recall":           "gauge",     // model_version
+	"fraudstream_model_decline_rate":              "gauge",     // model_version
+	"fraudstream_label_delay_seconds":             "histogram", //
+	"fraudstream_label_coverage_ratio":            "gauge",     // model_version
+	"fraudstream_labels_total":                    "counter",   // result
+	"fraudstream_outcomes_total":                  "counter",   //
+	"fraudstream_decisions_expired_total":         "counter",   // presumed
+	"fraudstream_consumer_lag_records":            "gauge",     // partition
+	"fraudstream_state_restores_total":            "counter",   //
+	"fraudstream_state_restore_records_total":     "counter",   //
+	"fraudstream_state_restore_failures_total":    "counter",   //
+	"fraudstream_state_restore_remaining_records": "gauge",     // partition
+	"fraudstream_state_restoring_partitions":      "gauge",     //
+	"fraudstream_model_reloads_total":             "counter",   // result
+	"fraudstream_model_reload_failed":             "gauge",     //
 	// registered in the working tree but not in the brief's list (not used
 	// by rules or panels yet)
 	"fraudstream_state_partitions_dropped_total": "counter",   //

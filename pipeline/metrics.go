@@ -38,6 +38,7 @@ type Metrics struct {
 	Restores          prometheus.Counter       // partitions restored from the changelog
 	RestoreRecords    prometheus.Counter       // changelog records applied
 	RestoreFailures   prometheus.Counter       // restores that failed (retried)
+	RestoreRemaining  *prometheus.GaugeVec     // changelog records left to replay, by partition
 	Restoring         prometheus.Gauge         // partitions restoring now
 	RestoreSeconds    prometheus.Histogram     //
 	StateDropped      prometheus.Counter       // partitions' state dropped after the grace period
@@ -98,6 +99,8 @@ func NewMetrics() *Metrics {
 			Name: "fraudstream_state_restore_records_total", Help: "Changelog records applied to Pebble by restores."}),
 		RestoreFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudstream_state_restore_failures_total", Help: "Partition restores that failed and were retried."}),
+		RestoreRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fraudstream_state_restore_remaining_records", Help: "Changelog offsets left to replay by the restore of a partition (present while it restores)."}, []string{"partition"}),
 		Restoring: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fraudstream_state_restoring_partitions", Help: "Partitions restoring from the changelog right now."}),
 		RestoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -124,7 +127,7 @@ func NewMetrics() *Metrics {
 	m.collectors = append(m.collectors, m.RecordsConsumed, m.Decisions, m.Explored, m.DLQ, m.LateEvents, m.ProcessingLatency,
 		m.EndToEndLatency, m.Scores, m.BatchRecords, m.TxnCommitted, m.TxnAborted, m.CardsCached, m.CardLoads,
 		m.PartitionsOwned, m.Rebalances, m.ModelInfo, m.ModelReloads, m.ModelReloadFailed,
-		m.Restores, m.RestoreRecords, m.RestoreFailures, m.Restoring, m.RestoreSeconds, m.StateDropped,
+		m.Restores, m.RestoreRecords, m.RestoreFailures, m.RestoreRemaining, m.Restoring, m.RestoreSeconds, m.StateDropped,
 		m.Labels, m.Outcomes, m.DecisionsExpired, m.LabelDelay, m.ConsumerLag)
 	r.MustRegister(m.collectors...)
 	// Pre-create the bounded label values so that dashboards and alerts

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -215,7 +216,18 @@ func (r *Runner) replayChangelog(ctx context.Context, t *partitionTask, from int
 	b := r.env.store.newBatch()
 	var key []byte
 	pos := from
+	part := strconv.Itoa(int(t.partition))
+	remaining := r.env.metrics.RestoreRemaining.WithLabelValues(part)
+	defer r.env.metrics.RestoreRemaining.DeleteLabelValues(part)
+	start, lastLog := time.Now(), time.Now()
 	for pos < end {
+		remaining.Set(float64(end - pos))
+		if time.Since(lastLog) >= 5*time.Second {
+			lastLog = time.Now()
+			el := time.Since(start).Seconds()
+			r.log.Info("restoring partition state: progress", "partition", t.partition, "offset", pos, "end_offset", end,
+				"records", n, "records_per_second", float64(n)/max(el, 1e-9))
+		}
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			b.Close()

@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fraudstream/fraudstream/schemas"
 )
 
 // TestRestoreInBackground: a partition restoring from the changelog is
@@ -132,6 +134,22 @@ func TestRestoreInBackground(t *testing.T) {
 	if got := first + r2.Progress.EventsIn.Load(); got != w.produced {
 		t.Errorf("committed %d records in the two runs, want %d", got, w.produced)
 	}
+	families, err := r2.Metrics().Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		switch f.GetName() {
+		case "fraudstream_state_restore_remaining_records":
+			if len(f.GetMetric()) != 0 {
+				t.Errorf("%d restore_remaining_records series left after the restores ended", len(f.GetMetric()))
+			}
+		case "fraudstream_state_restore_records_total":
+			if f.GetMetric()[0].GetCounter().GetValue() == 0 {
+				t.Error("restore_records_total is 0 after restores from the changelog")
+			}
+		}
+	}
 	after := perPartition()
 	if after[held0] <= before[held0] {
 		t.Errorf("partition %d made no progress after its restore: %d → %d", held0, before[held0], after[held0])
@@ -195,4 +213,91 @@ func TestRestoreCarriesWatermark(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLabelsJoinAcrossInstances: three instances share the group; every
+// label of a decided transaction must still join its decision into exactly
+// one outcome, which needs partition p of transactions and of labels on the
+// same instance (the group's balancer; franz-go's default cooperative-sticky
+// balancer splits them).
+func TestLabelsJoinAcrossInstances(t *testing.T) {
+	w := newTestWorld(t, 6, 150, 40)
+	base := w.config("multi")
+	// Small, slowed batches: the three members are in the group long before
+	// the input is processed.
+	base.Batch.MaxRecords = 50
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var runners []*Runner
+	done := make(chan error, 3)
+	for _, name := range []string{"a", "b", "c"} {
+		cfg := base
+		cfg.InstanceID = name
+		cfg.State.Dir = t.TempDir()
+		r, err := NewRunner(ctx, cfg, WithLogger(testLogger(t)), func(o *runnerOpts) { o.stepDelay = 10 * time.Millisecond })
+		if err != nil {
+			t.Fatal(err)
+		}
+		runners = append(runners, r)
+		go func() { done <- r.Run(ctx) }()
+	}
+	sum := func(f func(*Runner) int64) int64 {
+		n := int64(0)
+		for _, r := range runners {
+			n += f(r)
+		}
+		return n
+	}
+	waitFor(t, 90*time.Second, "all input committed", func() bool {
+		return sum(func(r *Runner) int64 { return r.Progress.EventsIn.Load() }) >= w.produced
+	})
+	dec := w.decisions(base.Topics.Decisions)
+	want := 0
+	for id := range w.labels {
+		if _, ok := dec[id]; ok {
+			want++
+		}
+	}
+	waitFor(t, 60*time.Second, "every label joined", func() bool {
+		return sum(func(r *Runner) int64 { return r.Progress.Outcomes.Load() }) >= int64(want)
+	})
+	owners := 0
+	for _, r := range runners {
+		r.mu.Lock()
+		if len(r.tasks) > 0 {
+			owners++
+		}
+		r.mu.Unlock()
+	}
+	cancel()
+	for range runners {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if owners != 3 {
+		t.Errorf("%d of 3 instances owned partitions at the end", owners)
+	}
+	ocodec, err := schemas.NewCodec[schemas.Outcome](schemas.OutcomeFile, schemas.FormatConfluent, "", registryLookup(w.registry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, rec := range w.readAll(base.Topics.Outcomes) {
+		var o schemas.Outcome
+		if err := ocodec.Decode(context.Background(), rec.Value, &o); err != nil {
+			t.Fatal(err)
+		}
+		if got[o.TransactionID] {
+			t.Fatalf("two outcomes for %s", o.TransactionID)
+		}
+		got[o.TransactionID] = true
+		if _, ok := dec[o.TransactionID]; !ok || o.Kind != "label" {
+			t.Errorf("outcome %+v without a decision", o)
+		}
+	}
+	if want == 0 || len(got) != want {
+		t.Fatalf("%d outcomes, want %d (one per label of a decided transaction)", len(got), want)
+	}
+	t.Logf("3 instances: %d decisions, %d labels joined", len(dec), len(got))
 }

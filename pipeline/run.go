@@ -594,6 +594,9 @@ func (r *Runner) step(ctx context.Context) error {
 			// happen; if it does, the batch must not commit
 			// past these records.
 			unexpected = fmt.Errorf("records of partition %s/%d that is not owned or not restored (owned %v)", fp.Topic, fp.Partition, ok)
+			if ok {
+				r.sess.Client().PauseFetchPartitions(r.partitionsOf([]int32{fp.Partition}))
+			}
 			return
 		}
 		i, ok := index[fp.Partition]
