@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -300,4 +302,41 @@ func TestLabelsJoinAcrossInstances(t *testing.T) {
 		t.Fatalf("%d outcomes, want %d (one per label of a decided transaction)", len(got), want)
 	}
 	t.Logf("3 instances: %d decisions, %d labels joined", len(dec), len(got))
+}
+
+// TestRestoreRetryWhileIdle: a failed restore is retried even when no
+// record arrives to wake the loop, and an idle loop keeps turning (the
+// liveness probe watches it).
+func TestRestoreRetryWhileIdle(t *testing.T) {
+	w := newTestWorld(t, 2, 80, 20)
+	cfg := w.config("retry")
+	w.runUntil(cfg, w.produced) // all input committed: run 2 stays idle
+
+	cfg.State.Dir = t.TempDir()
+	var failed sync.Map
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := NewRunner(ctx, cfg, WithLogger(testLogger(t)), func(o *runnerOpts) {
+		o.restoreHook = func(_ context.Context, p int32) error {
+			if _, again := failed.LoadOrStore(p, true); !again {
+				return fmt.Errorf("injected failure of partition %d's first restore", p)
+			}
+			return nil
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	waitFor(t, 20*time.Second, "both partitions restored after a failed first attempt", r.Ready)
+	if got := metricValue(r.Metrics().RestoreFailures); got != 2 {
+		t.Errorf("restore failures = %v, want 2", got)
+	}
+	turned := r.lastRun.Load()
+	waitFor(t, 3*idlePoll, "the idle loop to turn", func() bool { return r.lastRun.Load() > turned })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -528,6 +528,9 @@ func (r *Runner) Run(ctx context.Context) error {
 
 var errFatal = errors.New("fatal")
 
+// idlePoll bounds a poll that returns no records.
+const idlePoll = 2 * time.Second
+
 // step runs one consume → process → produce → commit cycle.
 func (r *Runner) step(ctx context.Context) error {
 	// Whatever path the cycle takes (commit, abort, an error before the
@@ -537,8 +540,9 @@ func (r *Runner) step(ctx context.Context) error {
 	defer r.sess.AllowRebalance()
 	// The poll is interrupted when a restore finishes or partitions are
 	// assigned (wake), so that restores start and end without waiting for
-	// records of other partitions.
-	pollCtx, cancel := context.WithCancel(ctx)
+	// records of other partitions, and ends after idlePoll without records
+	// (the loop turns: /healthz, restore retries, the unowned-state sweep).
+	pollCtx, cancel := context.WithTimeout(ctx, idlePoll)
 	r.wakeMu.Lock()
 	r.pollCancel = cancel
 	r.wakeMu.Unlock()
