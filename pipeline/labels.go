@@ -297,22 +297,6 @@ func (t *partitionTask) appendJoinChangelog() error {
 
 const watermarkKey = "W"
 
-// loadWatermark reads the partition's committed event-time watermark.
-func (s *Store) loadWatermark(pfx []byte) (int64, error) {
-	v, closer, err := s.db.Get(append(bytes.Clone(pfx), watermarkKey...))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read watermark: %w", err)
-	}
-	defer closer.Close()
-	if len(v) != 8 {
-		return 0, fmt.Errorf("watermark: %d bytes, want 8", len(v))
-	}
-	return int64(binary.BigEndian.Uint64(v)), nil
-}
-
 func (t *partitionTask) copyBytesNil(b []byte) []byte {
 	if b == nil {
 		return nil

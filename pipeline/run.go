@@ -51,7 +51,7 @@ type Runner struct {
 
 	mu      sync.Mutex // guards tasks against rebalance callbacks
 	tasks   map[int32]*partitionTask
-	ready   atomic.Bool
+	joined  atomic.Bool  // a first assignment arrived
 	lastRun atomic.Int64 // unix ms of the last loop iteration
 
 	httpSrv  *http.Server
@@ -364,7 +364,7 @@ func (r *Runner) onAssigned(_ context.Context, cl *kgo.Client, assigned map[stri
 		// NewGroupTransactSession has returned.
 		cl.PauseFetchPartitions(r.partitionsOf(paused))
 	}
-	r.ready.Store(true) // joined
+	r.joined.Store(true)
 	r.updateRestoring()
 	r.env.metrics.Rebalances.WithLabelValues("assigned").Inc()
 	r.env.metrics.PartitionsOwned.Set(float64(len(r.tasks)))
@@ -770,7 +770,7 @@ func works2tasks[W any](ws []W, f func(W) *partitionTask) []*partitionTask {
 
 // Ready reports what /readyz does: the group is joined (a first
 // assignment arrived) and every owned partition is restored.
-func (r *Runner) Ready() bool { return r.ready.Load() && r.restoring.Load() == 0 }
+func (r *Runner) Ready() bool { return r.joined.Load() && r.restoring.Load() == 0 }
 
 // updateRestoring recounts the partitions not restored yet (caller holds
 // r.mu) and logs when the instance becomes ready or not ready.

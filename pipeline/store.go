@@ -150,6 +150,22 @@ func (s *Store) loadMeta(pfx []byte) (m partitionMeta, ok bool, err error) {
 	return m, err == nil, err
 }
 
+// loadWatermark reads the partition's committed event-time watermark.
+func (s *Store) loadWatermark(pfx []byte) (int64, error) {
+	v, closer, err := s.db.Get(append(bytes.Clone(pfx), watermarkKey...))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read watermark: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("watermark: %d bytes, want 8", len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
 // loadCard reads a card's head and events (in seq order). found is false
 // when the card has no state.
 func (s *Store) loadCard(pfx []byte, card string, scratch []byte, eachEvent func(seq uint64, v []byte) error) (head []byte, found bool, err error) {
